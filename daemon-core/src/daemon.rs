@@ -1,0 +1,235 @@
+//! The builder and the detach sequence itself.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::libc;
+use nix::sys::stat::{umask, Mode};
+use nix::unistd::{chdir, fork, getpid, pipe2, setsid, ForkResult};
+
+use crate::pidfile::Pidfile;
+use crate::report::Report;
+use crate::{fds, launcher, signals, threads, Error};
+
+/// The umask a daemon gets when none is given: group and others may read, not write.
+pub const DEFAULT_UMASK: u32 = 0o022;
+
+/// How to detach: a builder, finished by [`Daemon::start`].
+///
+/// ```no_run
+/// let _running = daemonic_core::Daemon::new()
+///     .umask(0o027)
+///     .workdir("/")
+///     .pidfile("/tmp/app.pid")
+///     .start()
+///     .unwrap_or_else(|e| {
+///         eprintln!("daemonic: {e}");
+///         std::process::exit(1)
+///     });
+/// // Only the daemon gets here, detached; `_running` removes the pidfile when dropped.
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "nothing happens until `start` is called"]
+pub struct Daemon {
+    umask: u32,
+    workdir: PathBuf,
+    pidfile: Option<PathBuf>,
+    stdout: Option<PathBuf>,
+    stderr: Option<PathBuf>,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Daemon {
+            umask: DEFAULT_UMASK,
+            workdir: PathBuf::from("/"),
+            pidfile: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+}
+
+/// The running daemon's hold on its pidfile; dropping it removes the pidfile.
+#[derive(Debug)]
+#[must_use = "dropping it at once removes the pidfile while the daemon runs"]
+pub struct Detached {
+    pidfile: Option<Pidfile>,
+}
+
+impl Detached {
+    /// The pidfile this daemon holds locked, made absolute.
+    pub fn pidfile(&self) -> Option<&Path> {
+        self.pidfile.as_ref().map(Pidfile::path)
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        if let Some(pidfile) = self.pidfile.take() {
+            pidfile.remove();
+        }
+    }
+}
+
+impl Daemon {
+    /// The defaults: umask [`DEFAULT_UMASK`], workdir `/`, no pidfile, stdio on /dev/null.
+    pub fn new() -> Self {
+        Daemon::default()
+    }
+
+    /// The daemon's umask, at most `0o777`; checked by [`Daemon::start`].
+    pub fn umask(mut self, umask: u32) -> Self {
+        self.umask = umask;
+        self
+    }
+
+    /// The directory the daemon runs in; `/` by default, so it pins no mount.
+    pub fn workdir(mut self, path: impl Into<PathBuf>) -> Self {
+        self.workdir = path.into();
+        self
+    }
+
+    /// A pidfile to create, lock for the daemon's life and remove when it is dropped.
+    pub fn pidfile(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pidfile = Some(path.into());
+        self
+    }
+
+    /// A file stdout is appended to, instead of /dev/null.
+    pub fn stdout(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stdout = Some(path.into());
+        self
+    }
+
+    /// A file stderr is appended to, instead of /dev/null.
+    pub fn stderr(mut self, path: impl Into<PathBuf>) -> Self {
+        self.stderr = Some(path.into());
+        self
+    }
+
+    /// Detaches the process and returns in the daemon.
+    ///
+    /// The calling process becomes the launcher: it waits for the daemon to
+    /// report, then exits with status 0 once the daemon is running, and never
+    /// returns from this call. When any step fails, in the launcher or in the
+    /// daemon, the daemon exits, the pidfile is removed, and this call returns
+    /// the error in the launcher.
+    ///
+    /// Relative paths are resolved against the current directory first. The
+    /// process must be single-threaded: a threaded process is refused with
+    /// [`Error::Threaded`] and nothing is forked.
+    pub fn start(self) -> Result<Detached, Error> {
+        let plan = self.resolve()?;
+        let threads = threads::count().map_err(Error::CountThreads)?;
+        if threads > 1 {
+            return Err(Error::Threaded { threads });
+        }
+        let pidfile = plan.pidfile.as_deref().map(Pidfile::lock).transpose()?;
+        let discard = |pidfile: Option<Pidfile>| pidfile.map(Pidfile::remove);
+        let (report_read, report_write) = match pipe2(OFlag::O_CLOEXEC) {
+            Ok(pipe) => pipe,
+            Err(e) => {
+                discard(pidfile);
+                return Err(Error::Pipe(e));
+            }
+        };
+        // SAFETY: the process has one thread (checked above), so the child
+        // inherits no lock held by a thread that does not exist there.
+        match unsafe { fork() } {
+            Err(e) => {
+                discard(pidfile);
+                Err(Error::Fork(e))
+            }
+            Ok(ForkResult::Parent { child }) => {
+                drop(report_write);
+                match launcher::await_report(File::from(report_read), child) {
+                    Ok(()) => std::process::exit(0),
+                    Err(error) => {
+                        discard(pidfile);
+                        Err(error)
+                    }
+                }
+            }
+            Ok(ForkResult::Child) => {
+                drop(report_read);
+                let report = File::from(report_write);
+                match plan.become_daemon(&report, pidfile.as_ref()) {
+                    Ok(()) => {
+                        // A launcher killed meanwhile makes this fail with
+                        // EPIPE; the daemon runs on regardless.
+                        let _ = Report::Ready.write_to(&report);
+                        Ok(Detached { pidfile })
+                    }
+                    Err(error) => {
+                        let _ = Report::Failed(error).write_to(&report);
+                        // SAFETY: _exit skips the atexit handlers and stdio
+                        // buffers that belong to the launcher.
+                        unsafe { libc::_exit(1) }
+                    }
+                }
+            }
+        }
+    }
+
+    fn resolve(self) -> Result<Plan, Error> {
+        if self.umask > 0o777 {
+            return Err(Error::Umask { umask: self.umask });
+        }
+        let absolute = |option: &'static str, path: PathBuf| {
+            if path.as_os_str().is_empty() {
+                return Err(Error::EmptyPath { option });
+            }
+            std::path::absolute(path)
+                .map_err(|e| Error::CurrentDir(Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+        };
+        Ok(Plan {
+            umask: Mode::from_bits_truncate(self.umask as libc::mode_t),
+            workdir: absolute("workdir", self.workdir)?,
+            pidfile: self.pidfile.map(|p| absolute("pidfile", p)).transpose()?,
+            stdout: self.stdout.map(|p| absolute("stdout", p)).transpose()?,
+            stderr: self.stderr.map(|p| absolute("stderr", p)).transpose()?,
+        })
+    }
+}
+
+/// A [`Daemon`] checked and with absolute paths, ready to run in the child.
+struct Plan {
+    umask: Mode,
+    workdir: PathBuf,
+    pidfile: Option<PathBuf>,
+    stdout: Option<PathBuf>,
+    stderr: Option<PathBuf>,
+}
+
+impl Plan {
+    /// Runs in the first child; returns only in the daemon, the grandchild.
+    fn become_daemon(&self, report: &File, pidfile: Option<&Pidfile>) -> Result<(), Error> {
+        use std::os::fd::AsRawFd;
+
+        setsid().map_err(Error::Setsid)?;
+        // SAFETY: still single-threaded, as in the first fork.
+        match unsafe { fork() }.map_err(Error::Fork)? {
+            // The session leader leaves, so the daemon can never acquire a
+            // controlling terminal. SAFETY: see the failure path of `start`.
+            ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
+            ForkResult::Child => {}
+        }
+        chdir(&self.workdir).map_err(|source| Error::Workdir {
+            path: self.workdir.clone(),
+            source,
+        })?;
+        umask(self.umask);
+        fds::redirect_stdio(self.stdout.as_deref(), self.stderr.as_deref())?;
+        let mut keep = vec![report.as_raw_fd()];
+        keep.extend(pidfile.map(Pidfile::raw_fd));
+        fds::close_inherited(&keep).map_err(Error::CloseFds)?;
+        signals::reset()?;
+        if let Some(pidfile) = pidfile {
+            pidfile.write_pid(getpid())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,157 @@
+//! The typed error of a detach: which step failed, on what, and the OS error.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+/// Why the daemon could not be started.
+///
+/// Each variant names the step that failed. Its `Display` is the one line the
+/// launcher prints after `daemonic: `, for example
+/// `workdir /nope: No such file or directory`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The umask has bits outside `0o777`.
+    Umask {
+        /// The value asked for.
+        umask: u32,
+    },
+    /// A path option was given as an empty string.
+    EmptyPath {
+        /// The option: `workdir`, `pidfile`, `stdout` or `stderr`.
+        option: &'static str,
+    },
+    /// The current directory, needed to resolve a relative path, is unreadable.
+    CurrentDir(Errno),
+    /// `/proc/self/task` could not be read, so the thread check cannot be made.
+    CountThreads(Errno),
+    /// The process already runs more than one thread, so forking it is unsafe.
+    Threaded {
+        /// How many threads `/proc/self/task` listed.
+        threads: usize,
+    },
+    /// The pipe that carries the outcome back to the launcher.
+    Pipe(Errno),
+    /// `fork` failed.
+    Fork(Errno),
+    /// `setsid` failed.
+    Setsid(Errno),
+    /// `chdir` to the working directory failed.
+    Workdir {
+        /// The directory, made absolute.
+        path: PathBuf,
+        /// The OS error.
+        source: Errno,
+    },
+    /// `/dev/null` could not be opened or put on stdin, stdout or stderr.
+    DevNull(Errno),
+    /// The stdout log file could not be opened or put on fd 1.
+    Stdout {
+        /// The log file, made absolute.
+        path: PathBuf,
+        /// The OS error.
+        source: Errno,
+    },
+    /// The stderr log file could not be opened or put on fd 2.
+    Stderr {
+        /// The log file, made absolute.
+        path: PathBuf,
+        /// The OS error.
+        source: Errno,
+    },
+    /// Closing the inherited file descriptors failed.
+    CloseFds(Errno),
+    /// The signal mask could not be cleared.
+    Signals(Errno),
+    /// The pidfile could not be opened, locked or written.
+    Pidfile {
+        /// The pidfile, made absolute.
+        path: PathBuf,
+        /// The OS error.
+        source: Errno,
+    },
+    /// Another process holds the pidfile's lock.
+    AlreadyRunning {
+        /// The pidfile, made absolute.
+        path: PathBuf,
+        /// The pid written in the pidfile, when it could be read.
+        pid: Option<i32>,
+    },
+    /// The daemon ended before it reported success or failure.
+    Vanished,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Umask { umask } => {
+                write!(f, "umask {umask:#o}: out of range, the largest is 0o777")
+            }
+            Error::EmptyPath { option } => write!(f, "{option}: the path is empty"),
+            Error::CurrentDir(e) => write!(
+                f,
+                "current directory, needed to resolve relative paths: {}",
+                e.desc()
+            ),
+            Error::CountThreads(e) => write!(
+                f,
+                "thread check: /proc/self/task: {}; refusing to fork without it",
+                e.desc()
+            ),
+            Error::Threaded { threads } => write!(
+                f,
+                "refusing to fork: the process already runs {threads} threads; \
+                 detach before any thread or async runtime starts"
+            ),
+            Error::Pipe(e) => write!(f, "pipe to the launcher: {}", e.desc()),
+            Error::Fork(e) => write!(f, "fork: {}", e.desc()),
+            Error::Setsid(e) => write!(f, "setsid: {}", e.desc()),
+            Error::Workdir { path, source } => {
+                write!(f, "workdir {}: {}", path.display(), source.desc())
+            }
+            Error::DevNull(e) => write!(f, "stdio /dev/null: {}", e.desc()),
+            Error::Stdout { path, source } => {
+                write!(f, "stdout {}: {}", path.display(), source.desc())
+            }
+            Error::Stderr { path, source } => {
+                write!(f, "stderr {}: {}", path.display(), source.desc())
+            }
+            Error::CloseFds(e) => write!(f, "closing inherited fds: {}", e.desc()),
+            Error::Signals(e) => write!(f, "signal mask: {}", e.desc()),
+            Error::Pidfile { path, source } => {
+                write!(f, "pidfile {}: {}", path.display(), source.desc())
+            }
+            Error::AlreadyRunning { path, pid } => match pid {
+                Some(pid) => write!(f, "pidfile {}: already running (pid {pid})", path.display()),
+                None => write!(f, "pidfile {}: already running (pid unknown)", path.display()),
+            },
+            Error::Vanished => write!(f, "the daemon exited before it reported back"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::CurrentDir(e)
+            | Error::CountThreads(e)
+            | Error::Pipe(e)
+            | Error::Fork(e)
+            | Error::Setsid(e)
+            | Error::DevNull(e)
+            | Error::CloseFds(e)
+            | Error::Signals(e)
+            | Error::Workdir { source: e, .. }
+            | Error::Stdout { source: e, .. }
+            | Error::Stderr { source: e, .. }
+            | Error::Pidfile { source: e, .. } => Some(e),
+            Error::Umask { .. }
+            | Error::EmptyPath { .. }
+            | Error::Threaded { .. }
+            | Error::AlreadyRunning { .. }
+            | Error::Vanished => None,
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The Unix detach sequence behind `daemonic`, usable without the attribute.
+//!
+//! [`Daemon`] runs the classic sequence: a thread check, a locked pidfile,
+//! fork, `setsid`, a second fork, `chdir`, `umask`, stdio onto /dev/null or
+//! log files, every other inherited fd closed, signal handlers and mask reset,
+//! and the daemon's pid written. The launching process waits on a pipe until
+//! the daemon reports, so it exits 0 only when the daemon runs, and otherwise
+//! returns an [`Error`] that names the failed step and the OS error.
+//!
+//! Linux only: the thread check reads `/proc/self/task`.
+#![deny(missing_docs)]
+
+mod daemon;
+mod error;
+mod fds;
+mod launcher;
+mod pidfile;
+mod report;
+mod signals;
+mod threads;
+
+pub use daemon::{Daemon, Detached, DEFAULT_UMASK};
+pub use error::Error;

@@ -1,0 +1,124 @@
+//! The pidfile: locked by the launcher before the first fork, written and kept by the daemon.
+//!
+//! The `flock` is taken on an open file description that the fork hands down,
+//! so the lock passes from the launcher to the daemon without ever being free:
+//! a second start is refused before it forks anything.
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::{fstat, lstat, Mode};
+use nix::unistd::{ftruncate, unlink, Pid};
+
+use crate::Error;
+
+/// How long a refused start waits for the running daemon to write its pid.
+const HOLDER_PID_WAIT: Duration = Duration::from_secs(2);
+
+/// A locked pidfile; the lock lasts as long as any process holds this open file.
+#[derive(Debug)]
+pub(crate) struct Pidfile {
+    path: PathBuf,
+    file: File,
+}
+
+impl Pidfile {
+    /// Opens and locks `path`, truncated and waiting for [`Pidfile::write_pid`].
+    pub(crate) fn lock(path: &Path) -> Result<Pidfile, Error> {
+        let fail = |source| Error::Pidfile {
+            path: path.to_owned(),
+            source,
+        };
+        loop {
+            let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            let mode = Mode::from_bits_truncate(0o644);
+            let file = File::from(open(path, flags, mode).map_err(fail)?);
+            match flock_exclusive_nonblocking(&file) {
+                Ok(()) => {}
+                Err(Errno::EWOULDBLOCK) => {
+                    return Err(Error::AlreadyRunning {
+                        path: path.to_owned(),
+                        pid: holder_pid(&file),
+                    })
+                }
+                Err(e) => return Err(fail(e)),
+            }
+            // A daemon that was exiting may have unlinked the path between our
+            // open and our lock: then we locked an orphan inode, so start over.
+            if refers_to(&file, path) {
+                ftruncate(&file, 0).map_err(fail)?;
+                return Ok(Pidfile {
+                    path: path.to_owned(),
+                    file,
+                });
+            }
+        }
+    }
+
+    /// Records `pid`, followed by a newline, as the whole content.
+    pub(crate) fn write_pid(&self, pid: Pid) -> Result<(), Error> {
+        let content = format!("{pid}\n");
+        self.file
+            .write_all_at(content.as_bytes(), 0)
+            .map_err(|e| Error::Pidfile {
+                path: self.path.clone(),
+                source: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            })
+    }
+
+    /// Unlinks the file if the path still names the inode we hold locked.
+    pub(crate) fn remove(self) {
+        if refers_to(&self.file, &self.path) {
+            let _ = unlink(&self.path);
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+fn flock_exclusive_nonblocking(file: &File) -> Result<(), Errno> {
+    // nix's `Flock` unlocks on drop, which would release the lock the daemon
+    // inherited as soon as the launcher drops its copy; the raw call does not.
+    // SAFETY: flock only reads the fd, which `file` keeps open.
+    Errno::result(unsafe {
+        nix::libc::flock(file.as_raw_fd(), nix::libc::LOCK_EX | nix::libc::LOCK_NB)
+    })
+    .map(drop)
+}
+
+/// The running daemon's pid, as it writes it; the file is empty for the short
+/// time between its launcher's lock and its own write.
+fn holder_pid(file: &File) -> Option<i32> {
+    let deadline = Instant::now() + HOLDER_PID_WAIT;
+    loop {
+        let mut buf = [0u8; 32];
+        let len = file.read_at(&mut buf, 0).ok()?;
+        let text = std::str::from_utf8(&buf[..len]).ok()?;
+        if text.ends_with('\n') {
+            return text.trim().parse().ok();
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn refers_to(file: &File, path: &Path) -> bool {
+    match (fstat(file.as_fd()), lstat(path)) {
+        (Ok(held), Ok(named)) => held.st_dev == named.st_dev && held.st_ino == named.st_ino,
+        _ => false,
+    }
+}

@@ -1,0 +1,138 @@
+//! The pipe from the daemon back to the launcher: the messages and their framing.
+//!
+//! A frame is a kind byte, a little-endian `u32` length and the payload. A
+//! failure carries the step, the errno and the path, so the launcher rebuilds
+//! the same [`Error`] the daemon saw without sharing any state with it.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+use crate::Error;
+
+/// What the daemon tells its launcher.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// The daemon reached the user's code.
+    Ready,
+    /// A step after the first fork failed; the daemon has exited.
+    Failed(Error),
+}
+
+const READY: u8 = b'R';
+const FAILED: u8 = b'E';
+
+impl Report {
+    pub(crate) fn write_to(&self, mut pipe: &File) -> io::Result<()> {
+        let (kind, payload) = match self {
+            Report::Ready => (READY, Vec::new()),
+            Report::Failed(error) => (FAILED, encode_failure(error)),
+        };
+        let mut frame = Vec::with_capacity(5 + payload.len());
+        frame.push(kind);
+        frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&payload);
+        pipe.write_all(&frame)
+    }
+
+    /// Reads one report; `None` when the pipe closed without one.
+    pub(crate) fn read_from(mut pipe: &File) -> Option<Report> {
+        let mut header = [0u8; 5];
+        pipe.read_exact(&mut header).ok()?;
+        let len = u32::from_le_bytes(header[1..5].try_into().ok()?) as usize;
+        let mut payload = vec![0u8; len];
+        pipe.read_exact(&mut payload).ok()?;
+        match header[0] {
+            READY => Some(Report::Ready),
+            FAILED => decode_failure(&payload).map(Report::Failed),
+            _ => None,
+        }
+    }
+}
+
+fn encode_failure(error: &Error) -> Vec<u8> {
+    // Step codes; only the steps that run after the first fork travel the pipe.
+    let (step, errno, path) = match error {
+        Error::Fork(e) => (0u8, *e, None),
+        Error::Setsid(e) => (1, *e, None),
+        Error::Workdir { path, source } => (2, *source, Some(path)),
+        Error::DevNull(e) => (3, *e, None),
+        Error::Stdout { path, source } => (4, *source, Some(path)),
+        Error::Stderr { path, source } => (5, *source, Some(path)),
+        Error::CloseFds(e) => (6, *e, None),
+        Error::Signals(e) => (7, *e, None),
+        Error::Pidfile { path, source } => (8, *source, Some(path)),
+        _ => unreachable!("{error:?} is raised in the launcher, before the fork"),
+    };
+    let mut payload = vec![step];
+    payload.extend_from_slice(&(errno as i32).to_le_bytes());
+    if let Some(path) = path {
+        payload.extend_from_slice(path.as_os_str().as_bytes());
+    }
+    payload
+}
+
+fn decode_failure(payload: &[u8]) -> Option<Error> {
+    let (&step, rest) = payload.split_first()?;
+    let source = Errno::from_raw(i32::from_le_bytes(rest.get(..4)?.try_into().ok()?));
+    let path = PathBuf::from(OsString::from_vec(rest[4..].to_vec()));
+    Some(match step {
+        0 => Error::Fork(source),
+        1 => Error::Setsid(source),
+        2 => Error::Workdir { path, source },
+        3 => Error::DevNull(source),
+        4 => Error::Stdout { path, source },
+        5 => Error::Stderr { path, source },
+        6 => Error::CloseFds(source),
+        7 => Error::Signals(source),
+        8 => Error::Pidfile { path, source },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(report: &Report) -> Option<Report> {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let (read, write) = (File::from(read), File::from(write));
+        report.write_to(&write).unwrap();
+        drop(write);
+        Report::read_from(&read)
+    }
+
+    #[test]
+    fn every_post_fork_failure_survives_the_pipe() {
+        let path = PathBuf::from("/tmp/some dir/app.pid");
+        let errors = [
+            Error::Fork(Errno::EAGAIN),
+            Error::Setsid(Errno::EPERM),
+            Error::Workdir { path: path.clone(), source: Errno::ENOENT },
+            Error::DevNull(Errno::EACCES),
+            Error::Stdout { path: path.clone(), source: Errno::EISDIR },
+            Error::Stderr { path: path.clone(), source: Errno::EROFS },
+            Error::CloseFds(Errno::EINVAL),
+            Error::Signals(Errno::EFAULT),
+            Error::Pidfile { path, source: Errno::ENOSPC },
+        ];
+        for error in errors {
+            match round_trip(&Report::Failed(error.clone())) {
+                Some(Report::Failed(back)) => assert_eq!(back, error),
+                other => panic!("{error:?} came back as {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ready_survives_the_pipe_and_silence_reads_as_none() {
+        assert!(matches!(round_trip(&Report::Ready), Some(Report::Ready)));
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(write);
+        assert!(Report::read_from(&File::from(read)).is_none());
+    }
+}
