@@ -1,1 +1,64 @@
+//! Make a Unix daemon correctly, with one attribute on `fn main`.
+//!
+//! ```no_run
+//! #[daemonic::daemon(umask = 0o027, workdir = "/", pidfile = "/tmp/app.pid")]
+//! fn main() {
+//!     // Detached: a new session, no terminal, stdio on /dev/null, the pidfile locked.
+//! }
+//! ```
+//!
+//! The attribute runs the detach as the first statement of `main`, before any
+//! thread or async runtime exists, because `fork` copies only the calling
+//! thread. With tokio, put `#[daemon]` above `#[tokio::main]`:
+//!
+//! ```no_run
+//! #[daemonic::daemon(pidfile = "/tmp/app.pid")]
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     // The runtime was built after the detach.
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Options
+//!
+//! Each value is a literal, checked at compile time, or any Rust expression,
+//! evaluated at the start of `main` before the first fork.
+//!
+//! | option | type | default |
+//! |---|---|---|
+//! | `umask` | `u32`, at most `0o777` | `0o022` |
+//! | `workdir` | a path (`impl Into<PathBuf>`) | `/` |
+//! | `pidfile` | a path | none |
+//! | `stdout` | a path, appended to | `/dev/null` |
+//! | `stderr` | a path, appended to | `/dev/null` |
+//! | `crate` | a path in a string | `"::daemonic"` |
+//!
+//! Relative paths are resolved against the launcher's working directory.
+//!
+//! # The launcher
+//!
+//! The process you start stays until the daemon reports back: it exits 0 once
+//! the daemon reaches your `main`, or prints one line such as
+//! `daemonic: workdir /nope: No such file or directory` and exits 1. No
+//! process and no pidfile are left behind on failure.
+//!
+//! Without the attribute, use [`Daemon`] directly.
+#![deny(missing_docs)]
 
+pub use daemonic_core::{Daemon, Detached, Error, DEFAULT_UMASK};
+pub use daemonic_macro::daemon;
+
+/// What the attribute's expansion calls. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use daemonic_core::Daemon;
+
+    /// Detaches, or ends the launcher with the error's one line.
+    pub fn detach(daemon: Daemon) -> daemonic_core::Detached {
+        daemon.start().unwrap_or_else(|error| {
+            eprintln!("daemonic: {error}");
+            std::process::exit(1)
+        })
+    }
+}

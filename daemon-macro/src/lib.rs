@@ -1,1 +1,14 @@
+//! The `#[daemon]` attribute. Use it through the `daemonic` crate, which documents it.
 
+mod args;
+mod expand;
+mod fallback;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Detaches the process before the body of `fn main` runs. See the `daemonic` crate.
+#[proc_macro_attribute]
+pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::daemon(args.into(), item.into()).into()
+}

@@ -1,0 +1,113 @@
+//! Parsing of the attribute's arguments: a comma-separated list of `key = value`.
+
+use proc_macro2::TokenStream;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::{Error, Expr, Ident, Token};
+
+/// The options the attribute knows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
+    Umask,
+    Workdir,
+    Pidfile,
+    Stdout,
+    Stderr,
+    Crate,
+}
+
+impl Key {
+    const ALL: [Key; 6] = [
+        Key::Umask,
+        Key::Workdir,
+        Key::Pidfile,
+        Key::Stdout,
+        Key::Stderr,
+        Key::Crate,
+    ];
+
+    /// The option's name, which is also the builder method it sets.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Key::Umask => "umask",
+            Key::Workdir => "workdir",
+            Key::Pidfile => "pidfile",
+            Key::Stdout => "stdout",
+            Key::Stderr => "stderr",
+            Key::Crate => "crate",
+        }
+    }
+}
+
+/// One `key = value`, the key known and given once.
+pub(crate) struct Arg {
+    pub(crate) key: Key,
+    pub(crate) key_ident: Ident,
+    pub(crate) value: Expr,
+}
+
+struct RawArg {
+    key: Ident,
+    value: Expr,
+}
+
+impl Parse for RawArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        // `crate` is a keyword, so keys are read as any identifier.
+        let key = input.call(Ident::parse_any)?;
+        if !input.peek(Token![=]) {
+            return Err(Error::new_spanned(
+                &key,
+                format!("`{key}` needs a value: `{key} = ...`"),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        let value = input.parse()?;
+        Ok(RawArg { key, value })
+    }
+}
+
+/// The known arguments, and the errors of the others; one bad argument does
+/// not hide the good ones, so the expansion can still use them.
+pub(crate) fn parse(tokens: TokenStream) -> (Vec<Arg>, Option<Error>) {
+    let raw = match Punctuated::<RawArg, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(raw) => raw,
+        Err(error) => return (Vec::new(), Some(error)),
+    };
+    let mut args: Vec<Arg> = Vec::new();
+    let mut errors = None;
+    for RawArg { key: key_ident, value } in raw {
+        let name = key_ident.unraw().to_string();
+        let error = match Key::ALL.into_iter().find(|key| key.name() == name) {
+            None => Error::new_spanned(
+                &key_ident,
+                format!(
+                    "unknown option `{name}`; the options are umask, workdir, pidfile, stdout, \
+                     stderr and crate"
+                ),
+            ),
+            Some(key) if args.iter().any(|arg| arg.key == key) => {
+                Error::new_spanned(&key_ident, format!("`{name}` is given twice"))
+            }
+            Some(key) => {
+                args.push(Arg {
+                    key,
+                    key_ident,
+                    value,
+                });
+                continue;
+            }
+        };
+        combine(&mut errors, error);
+    }
+    (args, errors)
+}
+
+/// Adds `error` to those gathered so far.
+pub(crate) fn combine(errors: &mut Option<Error>, error: Error) {
+    match errors {
+        Some(errors) => errors.combine(error),
+        None => *errors = Some(error),
+    }
+}

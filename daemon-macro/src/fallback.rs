@@ -1,0 +1,18 @@
+//! What is emitted when `fn main` itself is wrong: the error, the user's
+//! function kept under another name so the IDE still sees its body, and an
+//! empty `fn main` so that the error is the only one.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use syn::{Error, ItemFn};
+
+pub(crate) fn main(mut func: ItemFn, error: Error) -> TokenStream {
+    func.sig.ident = format_ident!("__daemonic_main", span = func.sig.ident.span());
+    let error = error.into_compile_error();
+    quote! {
+        #error
+        #[allow(dead_code)]
+        #func
+        fn main() {}
+    }
+}

@@ -1,0 +1,112 @@
+//! Checks made at compile time: literal values, and the shape of the function.
+
+use syn::{Error, Expr, ExprLit, ItemFn, Lit, Path};
+
+use crate::args::{combine, Arg, Key};
+
+/// Checks a literal value; an expression is left to the type checker and to
+/// the run-time checks of `Daemon::start`.
+pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
+    let Expr::Lit(ExprLit { lit, .. }) = &arg.value else {
+        return Ok(());
+    };
+    let name = arg.key.name();
+    match (arg.key, lit) {
+        (Key::Umask, Lit::Int(int)) => match int.base10_parse::<u32>() {
+            Ok(umask) if umask <= 0o777 => Ok(()),
+            _ => Err(Error::new_spanned(
+                int,
+                format!("umask {int} is out of range; the largest is 0o777"),
+            )),
+        },
+        (Key::Umask, _) => Err(Error::new_spanned(
+            lit,
+            "umask takes an integer, such as `umask = 0o027`",
+        )),
+        (Key::Crate, _) => krate(arg).map(drop),
+        (_, Lit::Str(path)) if path.value().is_empty() => Err(Error::new_spanned(
+            path,
+            format!("{name} is an empty path"),
+        )),
+        (_, Lit::Str(_)) => Ok(()),
+        (_, _) => Err(Error::new_spanned(
+            lit,
+            format!("{name} takes a path, such as `{name} = \"/tmp/app.{name}\"`"),
+        )),
+    }
+}
+
+/// The path of the `crate = "..."` option.
+pub(crate) fn krate(arg: &Arg) -> Result<Path, Error> {
+    match &arg.value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(path),
+            ..
+        }) => path.parse().map_err(|_| {
+            Error::new_spanned(path, format!("`{}` is not a path", path.value()))
+        }),
+        other => Err(Error::new_spanned(
+            other,
+            "crate takes a path in a string, such as `crate = \"::daemonic\"`",
+        )),
+    }
+}
+
+/// Whether the function is `fn main` at all; anything else is left as it is.
+pub(crate) fn is_main(func: &ItemFn) -> Result<(), Error> {
+    if func.sig.ident == "main" {
+        Ok(())
+    } else {
+        Err(Error::new_spanned(
+            &func.sig.ident,
+            "#[daemon] goes on `fn main`; elsewhere, call `daemonic::Daemon::start`",
+        ))
+    }
+}
+
+/// Checks the signature and the attributes stacked on `fn main`.
+pub(crate) fn main_shape(func: &ItemFn) -> Result<(), Error> {
+    let mut errors = None;
+    let sig = &func.sig;
+    if !sig.inputs.is_empty() {
+        combine(
+            &mut errors,
+            Error::new_spanned(
+                &sig.inputs,
+                "`fn main` takes no arguments; read them with `std::env::args()`",
+            ),
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        combine(
+            &mut errors,
+            Error::new_spanned(&sig.generics, "`fn main` cannot be generic"),
+        );
+    }
+    let last_segment = |attr: &syn::Attribute| attr.path().segments.last().map(|s| s.ident.clone());
+    if let Some(asyncness) = &sig.asyncness {
+        // The runtime attribute must be below this one, so that it wraps only
+        // the user's body and the runtime starts after the detach.
+        if !func.attrs.iter().any(|attr| last_segment(attr).is_some_and(|i| i == "main")) {
+            combine(
+                &mut errors,
+                Error::new_spanned(
+                    asyncness,
+                    "`async fn main` needs a runtime attribute below #[daemon], such as \
+                     #[tokio::main]",
+                ),
+            );
+        }
+    }
+    if let Some(again) = func
+        .attrs
+        .iter()
+        .find(|attr| last_segment(attr).is_some_and(|i| i == "daemon"))
+    {
+        combine(
+            &mut errors,
+            Error::new_spanned(again, "#[daemon] is given twice"),
+        );
+    }
+    errors.map_or(Ok(()), Err)
+}
