@@ -1,0 +1,293 @@
+//! The detach sequence, observed from outside: the launcher's exit code and
+//! stderr, and the daemon's `/proc/<pid>` entries.
+
+mod support;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::unistd::getsid;
+use support::{alive, cwd, fds, pid_in, stat, terminate, threads, umask, wait_until, Sandbox};
+
+const EXIT: Duration = Duration::from_secs(10);
+
+fn os(path: &Path) -> &OsStr {
+    path.as_os_str()
+}
+
+/// A successful launch leaves a daemon: its pid, from the pidfile.
+fn daemon_pid(launch: &support::Launch, pidfile: &Path) -> i32 {
+    assert!(
+        launch.status.success(),
+        "launcher failed: {:?}, stderr {:?}",
+        launch.status,
+        launch.stderr
+    );
+    assert_eq!(launch.stderr, "", "a successful launcher prints nothing");
+    pid_in(pidfile)
+}
+
+/// Stops a daemon with SIGTERM; it returns from main, which removes the pidfile.
+fn stop(pid: i32, pidfile: &Path) {
+    terminate(pid);
+    assert!(wait_until(EXIT, || !alive(pid)), "daemon {pid} ignored SIGTERM");
+    assert!(!pidfile.exists(), "the pidfile outlived a normal exit of main");
+}
+
+/// A failed launch: exit 1, the one line expected, and nothing left behind.
+fn assert_failed_cleanly(sandbox: &Sandbox, launch: &support::Launch, line: &str, pidfile: &Path) {
+    assert_eq!(launch.status.code(), Some(1), "stderr {:?}", launch.stderr);
+    assert_eq!(launch.stderr, format!("daemonic: {line}\n"));
+    assert!(
+        sandbox.wait_all_gone(EXIT),
+        "processes left behind: {:?}",
+        sandbox.processes()
+    );
+    assert!(!pidfile.exists(), "stray pidfile {}", pidfile.display());
+}
+
+#[test]
+fn daemon_has_its_own_session_no_tty_and_the_asked_cwd_umask_and_fds() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("quiet.pid");
+    let workdir = sandbox.path("work");
+    fs::create_dir(&workdir).unwrap();
+    let launch = sandbox.launch(
+        "fixture-quiet",
+        &[("APP_PIDFILE", os(&pidfile)), ("APP_WORKDIR", os(&workdir))],
+    );
+    let pid = daemon_pid(&launch, &pidfile);
+
+    let daemon = stat(pid);
+    let own_session = getsid(None).unwrap().as_raw();
+    assert_ne!(daemon.session, pid, "the daemon leads its session");
+    assert_ne!(daemon.session, launch.pid, "the daemon is in the launcher's session");
+    assert_ne!(daemon.session, own_session, "the daemon is in the test's session");
+    assert_ne!(daemon.pgrp, pid, "the daemon leads a process group");
+    assert_ne!(daemon.ppid, launch.pid, "the daemon is the launcher's child");
+    assert_eq!(daemon.tty_nr, 0, "the daemon has a controlling terminal");
+    assert_eq!(cwd(pid), workdir);
+    assert_eq!(umask(pid), 0o027);
+    assert_eq!(threads(pid), 1);
+
+    let null = PathBuf::from("/dev/null");
+    let open = fds(pid);
+    let expected = [(0, null.clone()), (1, null.clone()), (2, null)];
+    let (stdio, others): (Vec<_>, Vec<_>) = open.into_iter().partition(|(fd, _)| *fd <= 2);
+    assert_eq!(stdio, expected);
+    assert_eq!(
+        others.iter().map(|(_, target)| target).collect::<Vec<_>>(),
+        [&pidfile],
+        "only the pidfile may stay open beside stdio"
+    );
+
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn log_files_receive_stdout_and_stderr() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("plain.pid");
+    let log = sandbox.path("plain.log");
+    let launch = sandbox.launch(
+        "plain",
+        &[("APP_PIDFILE", os(&pidfile)), ("APP_LOG", os(&log))],
+    );
+    let pid = daemon_pid(&launch, &pidfile);
+    let open = fds(pid);
+    assert_eq!(open[&0], PathBuf::from("/dev/null"));
+    assert_eq!(open[&1], log);
+    assert_eq!(open[&2], log);
+    assert_eq!(cwd(pid), PathBuf::from("/"));
+    assert!(wait_until(EXIT, || {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        text.contains(&format!("started, pid {pid}\n")) && text.contains("stderr goes to the log")
+    }));
+    stop(pid, &pidfile);
+    assert!(fs::read_to_string(&log).unwrap().ends_with("SIGTERM received, stopping\n"));
+}
+
+#[test]
+fn second_start_is_refused_naming_the_running_pid() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let env = [("APP_PIDFILE", os(&pidfile))];
+    let first = daemon_pid(&sandbox.launch("fixture-quiet", &env), &pidfile);
+
+    let second = sandbox.launch("fixture-quiet", &env);
+    assert_eq!(second.status.code(), Some(1));
+    assert_eq!(
+        second.stderr,
+        format!("daemonic: pidfile {}: already running (pid {first})\n", pidfile.display())
+    );
+    assert!(alive(first));
+    assert_eq!(pid_in(&pidfile), first, "the refused start touched the pidfile");
+    assert_eq!(
+        sandbox.processes(),
+        [first],
+        "the refused start left a process"
+    );
+    stop(first, &pidfile);
+}
+
+#[test]
+fn stale_pidfile_is_taken_over() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    // A pid that no process has: the pidfile of a daemon that died unlocked.
+    fs::write(&pidfile, format!("{}\n", i32::MAX)).unwrap();
+    let launch = sandbox.launch("fixture-quiet", &[("APP_PIDFILE", os(&pidfile))]);
+    let pid = daemon_pid(&launch, &pidfile);
+    assert!(alive(pid));
+    assert_eq!(fs::read_to_string(&pidfile).unwrap(), format!("{pid}\n"));
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn relative_paths_resolve_against_the_launchers_directory() {
+    let sandbox = Sandbox::new();
+    let launch_dir = sandbox.path("here");
+    fs::create_dir_all(launch_dir.join("work")).unwrap();
+    let launch = sandbox.launch_in(
+        &launch_dir,
+        "fixture-quiet",
+        &[
+            ("APP_PIDFILE", OsStr::new("app.pid")),
+            ("APP_WORKDIR", OsStr::new("work")),
+        ],
+    );
+    let pidfile = launch_dir.join("app.pid");
+    let pid = daemon_pid(&launch, &pidfile);
+    assert_eq!(cwd(pid), launch_dir.join("work"));
+    assert_eq!(fds(pid).get(&3), Some(&pidfile));
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn thread_guard_refuses_to_fork_a_threaded_process() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch("fixture-threaded", &[("APP_PIDFILE", os(&pidfile))]);
+    assert_failed_cleanly(
+        &sandbox,
+        &launch,
+        "refusing to fork: the process already runs 2 threads; \
+         detach before any thread or async runtime starts",
+        &pidfile,
+    );
+    assert_eq!(launch.stdout, "", "main ran although the detach was refused");
+}
+
+#[test]
+fn missing_workdir_fails_in_the_launcher_and_leaves_nothing() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let workdir = sandbox.path("nope");
+    let launch = sandbox.launch(
+        "fixture-quiet",
+        &[("APP_PIDFILE", os(&pidfile)), ("APP_WORKDIR", os(&workdir))],
+    );
+    let line = format!("workdir {}: No such file or directory", workdir.display());
+    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+}
+
+#[test]
+fn workdir_that_is_a_file_fails_and_leaves_nothing() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let workdir = sandbox.path("file");
+    fs::write(&workdir, "").unwrap();
+    let launch = sandbox.launch(
+        "fixture-quiet",
+        &[("APP_PIDFILE", os(&pidfile)), ("APP_WORKDIR", os(&workdir))],
+    );
+    let line = format!("workdir {}: Not a directory", workdir.display());
+    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+}
+
+#[test]
+fn missing_pidfile_directory_fails_and_leaves_nothing() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("missing/app.pid");
+    let launch = sandbox.launch("fixture-quiet", &[("APP_PIDFILE", os(&pidfile))]);
+    let line = format!("pidfile {}: No such file or directory", pidfile.display());
+    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+}
+
+#[test]
+fn log_file_that_cannot_be_opened_fails_and_leaves_nothing() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let log = sandbox.path("a-directory");
+    fs::create_dir(&log).unwrap();
+    let launch = sandbox.launch(
+        "plain",
+        &[("APP_PIDFILE", os(&pidfile)), ("APP_LOG", os(&log))],
+    );
+    let line = format!("stdout {}: Is a directory", log.display());
+    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+}
+
+#[test]
+fn umask_out_of_range_at_run_time_fails_before_forking() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch(
+        "fixture-quiet",
+        &[("APP_PIDFILE", os(&pidfile)), ("APP_UMASK", OsStr::new("1000"))],
+    );
+    let line = "umask 0o1000: out of range, the largest is 0o777";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+/// Reads the `addr:` line from the log, connects, and checks that the
+/// detached daemon itself answers.
+fn assert_serves_after_detaching(binary: &str) {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("server.pid");
+    let log = sandbox.path("server.log");
+    let launch = sandbox.launch(
+        binary,
+        &[("APP_PIDFILE", os(&pidfile)), ("APP_LOG", os(&log))],
+    );
+    let pid = daemon_pid(&launch, &pidfile);
+    let daemon = stat(pid);
+    assert_ne!(daemon.session, launch.pid);
+    assert_eq!(daemon.tty_nr, 0);
+
+    let mut addr = None;
+    assert!(
+        wait_until(EXIT, || {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            addr = text
+                .lines()
+                .find_map(|line| line.strip_prefix("addr: "))
+                .map(str::to_owned);
+            addr.is_some()
+        }),
+        "no addr: line in the log"
+    );
+    let mut stream = TcpStream::connect(addr.unwrap()).expect("connect to the daemon");
+    stream.set_read_timeout(Some(EXIT)).unwrap();
+    let mut greeting = String::new();
+    stream.read_to_string(&mut greeting).unwrap();
+    assert_eq!(greeting, format!("hello from pid {pid}\n"));
+    assert!(
+        threads(pid) > 1,
+        "the runtime's worker threads should run in the daemon"
+    );
+}
+
+#[test]
+fn tokio_below_daemon_serves_after_detaching() {
+    assert_serves_after_detaching("tokio_server");
+}
+
+#[test]
+fn tokio_above_daemon_serves_after_detaching() {
+    assert_serves_after_detaching("fixture-tokio-above");
+}

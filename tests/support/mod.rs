@@ -1,0 +1,236 @@
+//! What the integration tests share: launching fixtures in a sandbox, reading
+//! `/proc/<pid>` from outside, and killing, by pid, every process a test started.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Long enough for a loaded CI machine; a launch that takes this long is a hang.
+const LAUNCH_LIMIT: Duration = Duration::from_secs(30);
+const TOKEN_VAR: &str = "DAEMONIC_TEST_TOKEN";
+
+/// A temp dir, and a token in the environment of every process launched from
+/// it: the processes carrying the token are exactly the ones this test
+/// started, daemons included, and dropping the sandbox kills them by pid.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    token: String,
+}
+
+/// What a launcher did: its pid, exit status and output.
+#[derive(Debug)]
+pub struct Launch {
+    pub pid: i32,
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let token = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            dir.path().display()
+        );
+        Sandbox { dir, token }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs a fixture or example to completion of its launcher, from `cwd`.
+    pub fn launch_in(&self, cwd: &Path, binary: &str, env: &[(&str, &OsStr)]) -> Launch {
+        let mut child = Command::new(example(binary))
+            .current_dir(cwd)
+            .envs(env.iter().copied())
+            .env(TOKEN_VAR, &self.token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
+        let pid = child.id() as i32;
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let out = thread::spawn(move || read_all(&mut stdout));
+        let err = thread::spawn(move || read_all(&mut stderr));
+        let deadline = Instant::now() + LAUNCH_LIMIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for the launcher") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{binary}: the launcher did not exit within {LAUNCH_LIMIT:?}");
+            }
+            thread::sleep(Duration::from_millis(2));
+        };
+        Launch {
+            pid,
+            status,
+            stdout: out.join().expect("stdout reader"),
+            stderr: err.join().expect("stderr reader"),
+        }
+    }
+
+    pub fn launch(&self, binary: &str, env: &[(&str, &OsStr)]) -> Launch {
+        self.launch_in(self.dir.path(), binary, env)
+    }
+
+    /// Live processes this sandbox started (launchers, forks and daemons).
+    pub fn processes(&self) -> Vec<i32> {
+        let needle = format!("{TOKEN_VAR}={}", self.token);
+        let Ok(entries) = fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| {
+                fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                    environ
+                        .split(|&b| b == 0)
+                        .any(|var| var == needle.as_bytes())
+                })
+            })
+            .collect()
+    }
+
+    /// Waits until none of this sandbox's processes is alive.
+    pub fn wait_all_gone(&self, limit: Duration) -> bool {
+        wait_until(limit, || self.processes().is_empty())
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for pid in self.processes() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        if !self.wait_all_gone(Duration::from_secs(10)) && !thread::panicking() {
+            panic!("processes of this test survived SIGKILL: {:?}", self.processes());
+        }
+    }
+}
+
+fn read_all(pipe: &mut impl Read) -> String {
+    let mut text = String::new();
+    let _ = pipe.read_to_string(&mut text);
+    text
+}
+
+/// The path of an example or fixture binary, which `cargo test` builds beside the tests.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    profile_dir.join("examples").join(name)
+}
+
+pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The pid a pidfile holds; it must be complete, newline included.
+pub fn pid_in(pidfile: &Path) -> i32 {
+    let text = fs::read_to_string(pidfile)
+        .unwrap_or_else(|e| panic!("read {}: {e}", pidfile.display()));
+    assert!(text.ends_with('\n'), "pidfile content {text:?} lacks its newline");
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("pidfile content {text:?}"))
+}
+
+/// The fields of `/proc/<pid>/stat` the tests look at.
+#[derive(Debug)]
+pub struct Stat {
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub session: i32,
+    pub tty_nr: i32,
+}
+
+pub fn stat(pid: i32) -> Stat {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // The command name may hold spaces and parentheses; the fields start after the last ')'.
+    let fields: Vec<&str> = text[text.rfind(')').expect("comm") + 2..]
+        .split(' ')
+        .collect();
+    let field = |i: usize| fields[i].parse().expect("numeric stat field");
+    // After comm: state, ppid, pgrp, session, tty_nr.
+    Stat {
+        ppid: field(1),
+        pgrp: field(2),
+        session: field(3),
+        tty_nr: field(4),
+    }
+}
+
+fn status_field(pid: i32, name: &str) -> String {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("{name} missing from /proc/{pid}/status"))
+        .trim()
+        .to_owned()
+}
+
+pub fn umask(pid: i32) -> u32 {
+    u32::from_str_radix(&status_field(pid, "Umask"), 8).expect("octal umask")
+}
+
+pub fn threads(pid: i32) -> usize {
+    status_field(pid, "Threads").parse().expect("thread count")
+}
+
+pub fn cwd(pid: i32) -> PathBuf {
+    fs::read_link(format!("/proc/{pid}/cwd")).expect("read cwd")
+}
+
+/// Each open fd and what it points at.
+pub fn fds(pid: i32) -> BTreeMap<i32, PathBuf> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list fds")
+        .map(|entry| {
+            let entry = entry.expect("fd entry");
+            let fd = entry.file_name().to_str().unwrap().parse().unwrap();
+            (fd, fs::read_link(entry.path()).expect("fd target"))
+        })
+        .collect()
+}
+
+pub fn alive(pid: i32) -> bool {
+    kill(Pid::from_raw(pid), None).is_ok() && !is_zombie(pid)
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|text| text[text.rfind(')').unwrap_or(0)..].starts_with(") Z"))
+        .unwrap_or(true)
+}
+
+pub fn terminate(pid: i32) {
+    kill(Pid::from_raw(pid), Signal::SIGTERM).expect("SIGTERM the daemon");
+}
