@@ -34,8 +34,14 @@ fn daemon_pid(launch: &support::Launch, pidfile: &Path) -> i32 {
 /// Stops a daemon with SIGTERM; it returns from main, which removes the pidfile.
 fn stop(pid: i32, pidfile: &Path) {
     terminate(pid);
-    assert!(wait_until(EXIT, || !alive(pid)), "daemon {pid} ignored SIGTERM");
-    assert!(!pidfile.exists(), "the pidfile outlived a normal exit of main");
+    assert!(
+        wait_until(EXIT, || !alive(pid)),
+        "daemon {pid} ignored SIGTERM"
+    );
+    assert!(
+        !pidfile.exists(),
+        "the pidfile outlived a normal exit of main"
+    );
 }
 
 /// A failed launch: exit 1, the one line expected, and nothing left behind.
@@ -65,10 +71,19 @@ fn daemon_has_its_own_session_no_tty_and_the_asked_cwd_umask_and_fds() {
     let daemon = stat(pid);
     let own_session = getsid(None).unwrap().as_raw();
     assert_ne!(daemon.session, pid, "the daemon leads its session");
-    assert_ne!(daemon.session, launch.pid, "the daemon is in the launcher's session");
-    assert_ne!(daemon.session, own_session, "the daemon is in the test's session");
+    assert_ne!(
+        daemon.session, launch.pid,
+        "the daemon is in the launcher's session"
+    );
+    assert_ne!(
+        daemon.session, own_session,
+        "the daemon is in the test's session"
+    );
     assert_ne!(daemon.pgrp, pid, "the daemon leads a process group");
-    assert_ne!(daemon.ppid, launch.pid, "the daemon is the launcher's child");
+    assert_ne!(
+        daemon.ppid, launch.pid,
+        "the daemon is the launcher's child"
+    );
     assert_eq!(daemon.tty_nr, 0, "the daemon has a controlling terminal");
     assert_eq!(cwd(pid), workdir);
     assert_eq!(umask(pid), 0o027);
@@ -108,7 +123,9 @@ fn log_files_receive_stdout_and_stderr() {
         text.contains(&format!("started, pid {pid}\n")) && text.contains("stderr goes to the log")
     }));
     stop(pid, &pidfile);
-    assert!(fs::read_to_string(&log).unwrap().ends_with("SIGTERM received, stopping\n"));
+    assert!(fs::read_to_string(&log)
+        .unwrap()
+        .ends_with("SIGTERM received, stopping\n"));
 }
 
 #[test]
@@ -122,10 +139,17 @@ fn second_start_is_refused_naming_the_running_pid() {
     assert_eq!(second.status.code(), Some(1));
     assert_eq!(
         second.stderr,
-        format!("daemonic: pidfile {}: already running (pid {first})\n", pidfile.display())
+        format!(
+            "daemonic: pidfile {}: already running (pid {first})\n",
+            pidfile.display()
+        )
     );
     assert!(alive(first));
-    assert_eq!(pid_in(&pidfile), first, "the refused start touched the pidfile");
+    assert_eq!(
+        pid_in(&pidfile),
+        first,
+        "the refused start touched the pidfile"
+    );
     assert_eq!(
         sandbox.processes(),
         [first],
@@ -179,7 +203,10 @@ fn thread_guard_refuses_to_fork_a_threaded_process() {
          detach before any thread or async runtime starts",
         &pidfile,
     );
-    assert_eq!(launch.stdout, "", "main ran although the detach was refused");
+    assert_eq!(
+        launch.stdout, "",
+        "main ran although the detach was refused"
+    );
 }
 
 #[test]
@@ -238,7 +265,10 @@ fn umask_out_of_range_at_run_time_fails_before_forking() {
     let pidfile = sandbox.path("app.pid");
     let launch = sandbox.launch(
         "fixture-quiet",
-        &[("APP_PIDFILE", os(&pidfile)), ("APP_UMASK", OsStr::new("1000"))],
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_UMASK", OsStr::new("1000")),
+        ],
     );
     let line = "umask 0o1000: out of range, the largest is 0o777";
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);

@@ -125,7 +125,11 @@ impl fmt::Display for Error {
             }
             Error::AlreadyRunning { path, pid } => match pid {
                 Some(pid) => write!(f, "pidfile {}: already running (pid {pid})", path.display()),
-                None => write!(f, "pidfile {}: already running (pid unknown)", path.display()),
+                None => write!(
+                    f,
+                    "pidfile {}: already running (pid unknown)",
+                    path.display()
+                ),
             },
             Error::Vanished => write!(f, "the daemon exited before it reported back"),
         }

@@ -112,13 +112,25 @@ mod tests {
         let errors = [
             Error::Fork(Errno::EAGAIN),
             Error::Setsid(Errno::EPERM),
-            Error::Workdir { path: path.clone(), source: Errno::ENOENT },
+            Error::Workdir {
+                path: path.clone(),
+                source: Errno::ENOENT,
+            },
             Error::DevNull(Errno::EACCES),
-            Error::Stdout { path: path.clone(), source: Errno::EISDIR },
-            Error::Stderr { path: path.clone(), source: Errno::EROFS },
+            Error::Stdout {
+                path: path.clone(),
+                source: Errno::EISDIR,
+            },
+            Error::Stderr {
+                path: path.clone(),
+                source: Errno::EROFS,
+            },
             Error::CloseFds(Errno::EINVAL),
             Error::Signals(Errno::EFAULT),
-            Error::Pidfile { path, source: Errno::ENOSPC },
+            Error::Pidfile {
+                path,
+                source: Errno::ENOSPC,
+            },
         ];
         for error in errors {
             match round_trip(&Report::Failed(error.clone())) {

@@ -27,6 +27,17 @@ impl Key {
         Key::Crate,
     ];
 
+    /// A typical value, for error messages.
+    pub(crate) fn example(self) -> &'static str {
+        match self {
+            Key::Umask => "0o027",
+            Key::Workdir => "/",
+            Key::Pidfile => "/run/app.pid",
+            Key::Stdout | Key::Stderr => "/var/log/app.log",
+            Key::Crate => "::daemonic",
+        }
+    }
+
     /// The option's name, which is also the builder method it sets.
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -77,7 +88,11 @@ pub(crate) fn parse(tokens: TokenStream) -> (Vec<Arg>, Option<Error>) {
     };
     let mut args: Vec<Arg> = Vec::new();
     let mut errors = None;
-    for RawArg { key: key_ident, value } in raw {
+    for RawArg {
+        key: key_ident,
+        value,
+    } in raw
+    {
         let name = key_ident.unraw().to_string();
         let error = match Key::ALL.into_iter().find(|key| key.name() == name) {
             None => Error::new_spanned(

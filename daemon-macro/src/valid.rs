@@ -1,6 +1,6 @@
 //! Checks made at compile time: literal values, and the shape of the function.
 
-use syn::{Error, Expr, ExprLit, ItemFn, Lit, Path};
+use syn::{Attribute, Error, Expr, ExprLit, ItemFn, Lit, Path};
 
 use crate::args::{combine, Arg, Key};
 
@@ -24,14 +24,16 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
             "umask takes an integer, such as `umask = 0o027`",
         )),
         (Key::Crate, _) => krate(arg).map(drop),
-        (_, Lit::Str(path)) if path.value().is_empty() => Err(Error::new_spanned(
-            path,
-            format!("{name} is an empty path"),
-        )),
+        (_, Lit::Str(path)) if path.value().is_empty() => {
+            Err(Error::new_spanned(path, format!("{name} is an empty path")))
+        }
         (_, Lit::Str(_)) => Ok(()),
         (_, _) => Err(Error::new_spanned(
             lit,
-            format!("{name} takes a path, such as `{name} = \"/tmp/app.{name}\"`"),
+            format!(
+                "{name} takes a path, such as `{name} = \"{}\"`",
+                arg.key.example()
+            ),
         )),
     }
 }
@@ -42,9 +44,9 @@ pub(crate) fn krate(arg: &Arg) -> Result<Path, Error> {
         Expr::Lit(ExprLit {
             lit: Lit::Str(path),
             ..
-        }) => path.parse().map_err(|_| {
-            Error::new_spanned(path, format!("`{}` is not a path", path.value()))
-        }),
+        }) => path
+            .parse()
+            .map_err(|_| Error::new_spanned(path, format!("`{}` is not a path", path.value()))),
         other => Err(Error::new_spanned(
             other,
             "crate takes a path in a string, such as `crate = \"::daemonic\"`",
@@ -83,11 +85,10 @@ pub(crate) fn main_shape(func: &ItemFn) -> Result<(), Error> {
             Error::new_spanned(&sig.generics, "`fn main` cannot be generic"),
         );
     }
-    let last_segment = |attr: &syn::Attribute| attr.path().segments.last().map(|s| s.ident.clone());
     if let Some(asyncness) = &sig.asyncness {
         // The runtime attribute must be below this one, so that it wraps only
         // the user's body and the runtime starts after the detach.
-        if !func.attrs.iter().any(|attr| last_segment(attr).is_some_and(|i| i == "main")) {
+        if !func.attrs.iter().any(|attr| is_named(attr, "main")) {
             combine(
                 &mut errors,
                 Error::new_spanned(
@@ -98,15 +99,20 @@ pub(crate) fn main_shape(func: &ItemFn) -> Result<(), Error> {
             );
         }
     }
-    if let Some(again) = func
-        .attrs
-        .iter()
-        .find(|attr| last_segment(attr).is_some_and(|i| i == "daemon"))
-    {
+    if let Some(again) = func.attrs.iter().find(|attr| is_named(attr, "daemon")) {
         combine(
             &mut errors,
             Error::new_spanned(again, "#[daemon] is given twice"),
         );
     }
     errors.map_or(Ok(()), Err)
+}
+
+/// Whether the attribute's last path segment is `name`, as in `#[tokio::main]`
+/// for `main`: macros are seen before name resolution, by their spelling.
+pub(crate) fn is_named(attr: &Attribute, name: &str) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == name)
 }

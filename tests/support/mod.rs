@@ -122,7 +122,10 @@ impl Drop for Sandbox {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         if !self.wait_all_gone(Duration::from_secs(10)) && !thread::panicking() {
-            panic!("processes of this test survived SIGKILL: {:?}", self.processes());
+            panic!(
+                "processes of this test survived SIGKILL: {:?}",
+                self.processes()
+            );
         }
     }
 }
@@ -136,7 +139,10 @@ fn read_all(pipe: &mut impl Read) -> String {
 /// The path of an example or fixture binary, which `cargo test` builds beside the tests.
 pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     profile_dir.join("examples").join(name)
 }
 
@@ -155,9 +161,12 @@ pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 /// The pid a pidfile holds; it must be complete, newline included.
 pub fn pid_in(pidfile: &Path) -> i32 {
-    let text = fs::read_to_string(pidfile)
-        .unwrap_or_else(|e| panic!("read {}: {e}", pidfile.display()));
-    assert!(text.ends_with('\n'), "pidfile content {text:?} lacks its newline");
+    let text =
+        fs::read_to_string(pidfile).unwrap_or_else(|e| panic!("read {}: {e}", pidfile.display()));
+    assert!(
+        text.ends_with('\n'),
+        "pidfile content {text:?} lacks its newline"
+    );
     text.trim()
         .parse()
         .unwrap_or_else(|_| panic!("pidfile content {text:?}"))

@@ -1,0 +1,2 @@
+#[daemonic::daemon(pidfile = "/tmp/app.pid")]
+async fn main() {}

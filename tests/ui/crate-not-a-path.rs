@@ -1,0 +1,2 @@
+#[daemonic::daemon(crate = "not a path")]
+fn main() {}

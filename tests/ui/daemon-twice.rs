@@ -1,0 +1,3 @@
+#[daemonic::daemon(umask = 0o027)]
+#[daemonic::daemon(umask = 0o077)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonic::daemon(umask = 0o027, workdir = "/", umask = 0o077)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonic::daemon(pidfile = "")]
+fn main() {}

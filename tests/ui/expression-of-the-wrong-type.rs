@@ -1,0 +1,2 @@
+#[daemonic::daemon(umask = "0o027".len())]
+fn main() {}

@@ -1,0 +1,4 @@
+#[daemonic::daemon]
+fn main<T: Default>() {
+    let _ = T::default();
+}

@@ -1,0 +1,4 @@
+#[daemonic::daemon]
+struct Server;
+
+fn main() {}

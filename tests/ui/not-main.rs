@@ -1,0 +1,6 @@
+#[daemonic::daemon]
+fn serve() {}
+
+fn main() {
+    serve();
+}

@@ -1,0 +1,6 @@
+#[daemonic::daemon(workdir = "/")]
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tokio::task::yield_now().await;
+    Ok(())
+}

@@ -1,0 +1,2 @@
+#[daemonic::daemon(workdir = 42)]
+fn main() {}

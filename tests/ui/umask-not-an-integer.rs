@@ -1,0 +1,2 @@
+#[daemonic::daemon(umask = "027")]
+fn main() {}

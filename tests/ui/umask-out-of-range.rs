@@ -1,0 +1,2 @@
+#[daemonic::daemon(umask = 0o1000)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonic::daemon(pidfile = "/tmp/app.pid", umaks = 0o027)]
+fn main() {}
