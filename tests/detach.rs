@@ -310,6 +310,7 @@ fn assert_serves_after_detaching(binary: &str) {
         threads(pid) > 1,
         "the runtime's worker threads should run in the daemon"
     );
+    stop(pid, &pidfile);
 }
 
 #[test]
