@@ -136,14 +136,21 @@ fn read_all(pipe: &mut impl Read) -> String {
     text
 }
 
-/// The path of an example or fixture binary, which `cargo test` builds beside the tests.
+/// The path of an example or fixture binary. A plain `cargo test` builds them
+/// beside the tests; `cargo test --test NAME` does not, hence the hint.
 pub fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
-    profile_dir.join("examples").join(name)
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo test --workspace`, or `cargo build --examples` first",
+        path.display()
+    );
+    path
 }
 
 pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
