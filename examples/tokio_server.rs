@@ -1,11 +1,14 @@
-//! A tokio TCP server that detaches before its runtime starts, and writes the
-//! address it bound to its log as `addr: 127.0.0.1:PORT`.
+//! A tokio TCP server that detaches before its runtime starts, and releases
+//! its launcher only once it listens: the launcher prints the server's
+//! `addr: 127.0.0.1:PORT` line, then exits 0.
 //!
 //! ```sh
 //! cargo run --example tokio_server
-//! grep addr: /tmp/daemonic-tokio.log
 //! kill "$(cat /tmp/daemonic-tokio.pid)"
 //! ```
+//!
+//! Under systemd (`Type=notify`, so `NOTIFY_SOCKET` is set) it does not fork,
+//! and the same calls send `STATUS=addr: ...` and `READY=1`.
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -18,6 +21,7 @@ fn setting(name: &str, default: &str) -> String {
 // #[daemon] goes above #[tokio::main]: the detach runs first, in a process
 // with one thread, and the runtime's worker threads start in the daemon.
 #[daemonic::daemon(
+    ready = "notify",
     umask = 0o027,
     pidfile = setting("APP_PIDFILE", "/tmp/daemonic-tokio.pid"),
     stdout = setting("APP_LOG", "/tmp/daemonic-tokio.log"),
@@ -25,7 +29,10 @@ fn setting(name: &str, default: &str) -> String {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let listener = TcpListener::bind(setting("APP_ADDR", "127.0.0.1:0")).await?;
-    println!("addr: {}", listener.local_addr()?);
+    let addr = format!("addr: {}", listener.local_addr()?);
+    println!("{addr}");
+    daemonic::status(addr);
+    daemonic::ready();
     let mut terminate = signal(SignalKind::terminate())?;
     loop {
         tokio::select! {

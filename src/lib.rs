@@ -46,13 +46,25 @@
 //! Without the attribute, use [`Daemon`] directly.
 #![deny(missing_docs)]
 
-pub use daemonic_core::{Daemon, Detached, Error, DEFAULT_UMASK};
+pub use daemonic_core::{
+    ready, status, Daemon, Detached, Error, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK,
+    FOREGROUND_ENV,
+};
 pub use daemonic_macro::daemon;
 
 /// What the attribute's expansion calls. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use daemonic_core::Daemon;
+    pub use daemonic_core::{Daemon, Readiness};
+
+    /// `ready_timeout`'s seconds, or the launcher's one line when they are
+    /// not a duration (negative, NaN or infinite).
+    pub fn seconds(seconds: f64) -> std::time::Duration {
+        std::time::Duration::try_from_secs_f64(seconds).unwrap_or_else(|_| {
+            eprintln!("daemonic: ready_timeout {seconds}: not a number of seconds");
+            std::process::exit(1)
+        })
+    }
 
     /// Detaches, or ends the launcher with the error's one line.
     pub fn detach(daemon: Daemon) -> daemonic_core::Detached {

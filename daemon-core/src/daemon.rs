@@ -1,20 +1,43 @@
 //! The builder and the detach sequence itself.
 
+use std::env;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::libc;
+use nix::sys::prctl::set_child_subreaper;
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, fork, getpid, pipe2, setsid, ForkResult};
 
 use crate::pidfile::Pidfile;
 use crate::report::Report;
-use crate::{fds, launcher, signals, threads, Error};
+use crate::{fds, launcher, link, signals, threads, Error};
 
 /// The umask a daemon gets when none is given: group and others may read, not write.
 pub const DEFAULT_UMASK: u32 = 0o022;
+
+/// How long the launcher waits for the daemon to be ready, as systemd's
+/// `DefaultTimeoutStartSec`.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Set to `1`, this environment variable keeps the process in the
+/// foreground whatever the configuration says, for debugging.
+pub const FOREGROUND_ENV: &str = "DAEMONIC_FOREGROUND";
+
+/// When the launcher lets go and exits 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Readiness {
+    /// Once the daemon reaches the user's code: the detach succeeded.
+    #[default]
+    Start,
+    /// Once the daemon calls [`ready`](crate::ready), for example after
+    /// binding its port; until then, [`status`](crate::status) lines are
+    /// printed by the launcher.
+    Notify,
+}
 
 /// How to detach: a builder, finished by [`Daemon::start`].
 ///
@@ -38,6 +61,9 @@ pub struct Daemon {
     pidfile: Option<PathBuf>,
     stdout: Option<PathBuf>,
     stderr: Option<PathBuf>,
+    readiness: Readiness,
+    ready_timeout: Duration,
+    enabled: bool,
 }
 
 impl Default for Daemon {
@@ -48,6 +74,9 @@ impl Default for Daemon {
             pidfile: None,
             stdout: None,
             stderr: None,
+            readiness: Readiness::Start,
+            ready_timeout: DEFAULT_READY_TIMEOUT,
+            enabled: true,
         }
     }
 }
@@ -110,6 +139,28 @@ impl Daemon {
         self
     }
 
+    /// When the launcher exits 0; [`Readiness::Start`] by default.
+    pub fn readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = readiness;
+        self
+    }
+
+    /// How long the launcher waits for the daemon to be ready, by default
+    /// [`DEFAULT_READY_TIMEOUT`]. Past it, the launcher stops the daemon
+    /// (SIGTERM, then SIGKILL two seconds later), removes the pidfile, and
+    /// fails with [`Error::ReadyTimeout`].
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// Whether to detach at all; `true` by default. When `false`, the process
+    /// stays in the foreground, unchanged but for the pidfile, if one is set.
+    pub fn enable(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
     /// Detaches the process and returns in the daemon.
     ///
     /// The calling process becomes the launcher: it waits for the daemon to
@@ -121,8 +172,18 @@ impl Daemon {
     /// Relative paths are resolved against the current directory first. The
     /// process must be single-threaded: a threaded process is refused with
     /// [`Error::Threaded`] and nothing is forked.
+    ///
+    /// The process stays in the foreground, unchanged but for the pidfile,
+    /// when [`Daemon::enable`] is `false`, when [`FOREGROUND_ENV`] is `1`, or
+    /// when `NOTIFY_SOCKET` is set: systemd started a `Type=notify` service
+    /// and is its parent already, so [`ready`](crate::ready) and
+    /// [`status`](crate::status) talk to systemd.
     pub fn start(self) -> Result<Detached, Error> {
         let plan = self.resolve()?;
+        let systemd = env::var_os("NOTIFY_SOCKET").is_some();
+        if systemd || !plan.enabled || env::var_os(FOREGROUND_ENV).is_some_and(|v| v == "1") {
+            return plan.stay_in_foreground(systemd);
+        }
         let threads = threads::count().map_err(Error::CountThreads)?;
         if threads > 1 {
             return Err(Error::Threaded { threads });
@@ -136,6 +197,10 @@ impl Daemon {
                 return Err(Error::Pipe(e));
             }
         };
+        // The daemon is handed to the launcher when the intermediate process
+        // exits, so that the launcher can see how it dies or stop it. Without
+        // this (no prctl), a death is reported without its status.
+        let _ = set_child_subreaper(true);
         // SAFETY: the process has one thread (checked above), so the child
         // inherits no lock held by a thread that does not exist there.
         match unsafe { fork() } {
@@ -145,7 +210,10 @@ impl Daemon {
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(report_write);
-                match launcher::await_report(File::from(report_read), child) {
+                let outcome =
+                    launcher::await_ready(File::from(report_read), child, Some(plan.ready_timeout));
+                let _ = set_child_subreaper(false);
+                match outcome {
                     Ok(()) => std::process::exit(0),
                     Err(error) => {
                         discard(pidfile);
@@ -158,9 +226,12 @@ impl Daemon {
                 let report = File::from(report_write);
                 match plan.become_daemon(&report, pidfile.as_ref()) {
                     Ok(()) => {
-                        // A launcher killed meanwhile makes this fail with
-                        // EPIPE; the daemon runs on regardless.
-                        let _ = Report::Ready.write_to(&report);
+                        match plan.readiness {
+                            // A launcher killed meanwhile makes this fail
+                            // with EPIPE; the daemon runs on regardless.
+                            Readiness::Start => drop(Report::Ready.write_to(&report)),
+                            Readiness::Notify => link::attach_launcher(report),
+                        }
                         Ok(Detached { pidfile })
                     }
                     Err(error) => {
@@ -186,6 +257,9 @@ impl Daemon {
                 .map_err(|e| Error::CurrentDir(Errno::from_raw(e.raw_os_error().unwrap_or(0))))
         };
         Ok(Plan {
+            readiness: self.readiness,
+            ready_timeout: self.ready_timeout,
+            enabled: self.enabled,
             umask: Mode::from_bits_truncate(self.umask as libc::mode_t),
             workdir: absolute("workdir", self.workdir)?,
             pidfile: self.pidfile.map(|p| absolute("pidfile", p)).transpose()?,
@@ -197,6 +271,9 @@ impl Daemon {
 
 /// A [`Daemon`] checked and with absolute paths, ready to run in the child.
 struct Plan {
+    readiness: Readiness,
+    ready_timeout: Duration,
+    enabled: bool,
     umask: Mode,
     workdir: PathBuf,
     pidfile: Option<PathBuf>,
@@ -205,6 +282,22 @@ struct Plan {
 }
 
 impl Plan {
+    /// No fork and no change, but the pidfile, locked and written, if one is set.
+    fn stay_in_foreground(self, systemd: bool) -> Result<Detached, Error> {
+        let pidfile = self.pidfile.as_deref().map(Pidfile::lock).transpose()?;
+        if let Some(error) = pidfile.as_ref().and_then(|p| p.write_pid(getpid()).err()) {
+            pidfile.map(Pidfile::remove);
+            return Err(error);
+        }
+        if systemd {
+            link::attach_systemd();
+        }
+        if self.readiness == Readiness::Start {
+            link::ready();
+        }
+        Ok(Detached { pidfile })
+    }
+
     /// Runs in the first child; returns only in the daemon, the grandchild.
     fn become_daemon(&self, report: &File, pidfile: Option<&Pidfile>) -> Result<(), Error> {
         use std::os::fd::AsRawFd;
@@ -217,6 +310,9 @@ impl Plan {
             ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
             ForkResult::Child => {}
         }
+        Report::Pid(getpid().as_raw())
+            .write_to(report)
+            .map_err(|e| Error::Pipe(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
         chdir(&self.workdir).map_err(|source| Error::Workdir {
             path: self.workdir.clone(),
             source,

@@ -2,8 +2,10 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use nix::errno::Errno;
+use nix::sys::signal::Signal;
 
 /// Why the daemon could not be started.
 ///
@@ -79,7 +81,24 @@ pub enum Error {
         /// The pid written in the pidfile, when it could be read.
         pid: Option<i32>,
     },
-    /// The daemon ended before it reported success or failure.
+    /// The daemon exited before it was ready.
+    Exited {
+        /// Its exit status.
+        status: i32,
+        /// The message of the panic that ended it, if one did.
+        panic: Option<String>,
+    },
+    /// The daemon was killed by a signal before it was ready.
+    Killed {
+        /// The signal.
+        signal: Signal,
+    },
+    /// The daemon was not ready in time; the launcher stopped it.
+    ReadyTimeout {
+        /// The `ready_timeout` that passed.
+        timeout: Duration,
+    },
+    /// The daemon ended before it reported, and its status could not be read.
     Vanished,
 }
 
@@ -131,6 +150,30 @@ impl fmt::Display for Error {
                     path.display()
                 ),
             },
+            Error::Exited {
+                status,
+                panic: Some(message),
+            } => write!(
+                f,
+                "the daemon panicked before it was ready (exit status {status}): {message}"
+            ),
+            Error::Exited {
+                status,
+                panic: None,
+            } => {
+                write!(
+                    f,
+                    "the daemon exited with status {status} before it was ready"
+                )
+            }
+            Error::Killed { signal } => {
+                write!(f, "the daemon was killed by {signal} before it was ready")
+            }
+            Error::ReadyTimeout { timeout } => write!(
+                f,
+                "the daemon was not ready after {}s, so it was stopped",
+                timeout.as_secs_f64()
+            ),
             Error::Vanished => write!(f, "the daemon exited before it reported back"),
         }
     }
@@ -155,6 +198,9 @@ impl std::error::Error for Error {
             | Error::EmptyPath { .. }
             | Error::Threaded { .. }
             | Error::AlreadyRunning { .. }
+            | Error::Exited { .. }
+            | Error::Killed { .. }
+            | Error::ReadyTimeout { .. }
             | Error::Vanished => None,
         }
     }

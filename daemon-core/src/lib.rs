@@ -14,10 +14,14 @@ mod daemon;
 mod error;
 mod fds;
 mod launcher;
+mod link;
 mod pidfile;
 mod report;
 mod signals;
 mod threads;
 
-pub use daemon::{Daemon, Detached, DEFAULT_UMASK};
+pub use daemon::{
+    Daemon, Detached, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
+};
 pub use error::Error;
+pub use link::{ready, status};

@@ -17,18 +17,30 @@ use crate::Error;
 /// What the daemon tells its launcher.
 #[derive(Debug)]
 pub(crate) enum Report {
-    /// The daemon reached the user's code.
+    /// The daemon's pid, sent first, so the launcher can wait for it or stop it.
+    Pid(i32),
+    /// A line for the launcher to print on its stdout.
+    Status(String),
+    /// The daemon is panicking; the launcher names it when the daemon dies.
+    Panic(String),
+    /// The daemon is ready; the launcher exits 0.
     Ready,
     /// A step after the first fork failed; the daemon has exited.
     Failed(Error),
 }
 
+const PID: u8 = b'P';
+const STATUS: u8 = b'S';
+const PANIC: u8 = b'X';
 const READY: u8 = b'R';
 const FAILED: u8 = b'E';
 
 impl Report {
     pub(crate) fn write_to(&self, mut pipe: &File) -> io::Result<()> {
         let (kind, payload) = match self {
+            Report::Pid(pid) => (PID, pid.to_le_bytes().to_vec()),
+            Report::Status(line) => (STATUS, line.as_bytes().to_vec()),
+            Report::Panic(message) => (PANIC, message.as_bytes().to_vec()),
             Report::Ready => (READY, Vec::new()),
             Report::Failed(error) => (FAILED, encode_failure(error)),
         };
@@ -46,7 +58,13 @@ impl Report {
         let len = u32::from_le_bytes(header[1..5].try_into().ok()?) as usize;
         let mut payload = vec![0u8; len];
         pipe.read_exact(&mut payload).ok()?;
+        let text = || String::from_utf8_lossy(&payload).into_owned();
         match header[0] {
+            PID => Some(Report::Pid(i32::from_le_bytes(
+                payload[..].try_into().ok()?,
+            ))),
+            STATUS => Some(Report::Status(text())),
+            PANIC => Some(Report::Panic(text())),
             READY => Some(Report::Ready),
             FAILED => decode_failure(&payload).map(Report::Failed),
             _ => None,
@@ -66,6 +84,7 @@ fn encode_failure(error: &Error) -> Vec<u8> {
         Error::CloseFds(e) => (6, *e, None),
         Error::Signals(e) => (7, *e, None),
         Error::Pidfile { path, source } => (8, *source, Some(path)),
+        Error::Pipe(e) => (9, *e, None),
         _ => unreachable!("{error:?} is raised in the launcher, before the fork"),
     };
     let mut payload = vec![step];
@@ -90,6 +109,7 @@ fn decode_failure(payload: &[u8]) -> Option<Error> {
         6 => Error::CloseFds(source),
         7 => Error::Signals(source),
         8 => Error::Pidfile { path, source },
+        9 => Error::Pipe(source),
         _ => return None,
     })
 }
@@ -141,8 +161,19 @@ mod tests {
     }
 
     #[test]
-    fn ready_survives_the_pipe_and_silence_reads_as_none() {
+    fn every_other_report_survives_the_pipe_and_silence_reads_as_none() {
         assert!(matches!(round_trip(&Report::Ready), Some(Report::Ready)));
+        assert!(matches!(
+            round_trip(&Report::Pid(4242)),
+            Some(Report::Pid(4242))
+        ));
+        let line = "addr: 127.0.0.1:8080 é";
+        assert!(
+            matches!(round_trip(&Report::Status(line.into())), Some(Report::Status(l)) if l == line)
+        );
+        assert!(
+            matches!(round_trip(&Report::Panic("boom".into())), Some(Report::Panic(m)) if m == "boom")
+        );
         let (read, write) = nix::unistd::pipe().unwrap();
         drop(write);
         assert!(Report::read_from(&File::from(read)).is_none());

@@ -14,31 +14,25 @@ pub(crate) enum Key {
     Pidfile,
     Stdout,
     Stderr,
+    Ready,
+    ReadyTimeout,
+    Enable,
     Crate,
 }
 
 impl Key {
-    const ALL: [Key; 6] = [
+    const ALL: [Key; 9] = [
         Key::Umask,
         Key::Workdir,
         Key::Pidfile,
         Key::Stdout,
         Key::Stderr,
+        Key::Ready,
+        Key::ReadyTimeout,
+        Key::Enable,
         Key::Crate,
     ];
 
-    /// A typical value, for error messages.
-    pub(crate) fn example(self) -> &'static str {
-        match self {
-            Key::Umask => "0o027",
-            Key::Workdir => "/",
-            Key::Pidfile => "/run/app.pid",
-            Key::Stdout | Key::Stderr => "/var/log/app.log",
-            Key::Crate => "::daemonic",
-        }
-    }
-
-    /// The option's name, which is also the builder method it sets.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Key::Umask => "umask",
@@ -46,7 +40,18 @@ impl Key {
             Key::Pidfile => "pidfile",
             Key::Stdout => "stdout",
             Key::Stderr => "stderr",
+            Key::Ready => "ready",
+            Key::ReadyTimeout => "ready_timeout",
+            Key::Enable => "enable",
             Key::Crate => "crate",
+        }
+    }
+
+    /// The `Daemon` builder method the option sets.
+    pub(crate) fn method(self) -> &'static str {
+        match self {
+            Key::Ready => "readiness",
+            other => other.name(),
         }
     }
 }
@@ -99,7 +104,7 @@ pub(crate) fn parse(tokens: TokenStream) -> (Vec<Arg>, Option<Error>) {
                 &key_ident,
                 format!(
                     "unknown option `{name}`; the options are umask, workdir, pidfile, stdout, \
-                     stderr and crate"
+                     stderr, ready, ready_timeout, enable and crate"
                 ),
             ),
             Some(key) if args.iter().any(|arg| arg.key == key) => {

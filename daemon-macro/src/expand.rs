@@ -39,8 +39,16 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
     // user sees that one error and the IDE keeps analysing the body.
     let krate = krate.unwrap_or_else(|| syn::parse_quote!(::daemonic));
     let setters = setters.iter().map(|arg| {
-        let method = Ident::new(arg.key.name(), arg.key_ident.span());
+        let method = Ident::new(arg.key.method(), arg.key_ident.span());
         let value = &arg.value;
+        let value = match arg.key {
+            Key::Ready => {
+                let readiness = valid::readiness(arg).expect("validated");
+                quote!(#krate::__private::Readiness::#readiness)
+            }
+            Key::ReadyTimeout => quote!(#krate::__private::seconds((#value) as f64)),
+            _ => quote!(#value),
+        };
         quote!(.#method(#value))
     });
     let ItemFn {

@@ -1,16 +1,22 @@
 //! Checks made at compile time: literal values, and the shape of the function.
 
-use syn::{Attribute, Error, Expr, ExprLit, ItemFn, Lit, Path};
+use syn::{Attribute, Error, Expr, ExprLit, Ident, ItemFn, Lit, Path};
 
 use crate::args::{combine, Arg, Key};
 
 /// Checks a literal value; an expression is left to the type checker and to
 /// the run-time checks of `Daemon::start`.
 pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
+    match arg.key {
+        Key::Crate => return krate(arg).map(drop),
+        Key::Ready => return readiness(arg).map(drop),
+        _ => {}
+    }
     let Expr::Lit(ExprLit { lit, .. }) = &arg.value else {
         return Ok(());
     };
     let name = arg.key.name();
+    let wrong = |expected: &str| Err(Error::new_spanned(lit, format!("{name} takes {expected}")));
     match (arg.key, lit) {
         (Key::Umask, Lit::Int(int)) => match int.base10_parse::<u32>() {
             Ok(umask) if umask <= 0o777 => Ok(()),
@@ -19,23 +25,56 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
                 format!("umask {int} is out of range; the largest is 0o777"),
             )),
         },
-        (Key::Umask, _) => Err(Error::new_spanned(
-            lit,
-            "umask takes an integer, such as `umask = 0o027`",
-        )),
-        (Key::Crate, _) => krate(arg).map(drop),
+        (Key::Umask, _) => wrong("an integer, such as `umask = 0o027`"),
+        (Key::ReadyTimeout, Lit::Int(_) | Lit::Float(_)) => {
+            let seconds = match lit {
+                Lit::Int(int) => int.base10_parse::<f64>(),
+                Lit::Float(float) => float.base10_parse::<f64>(),
+                _ => unreachable!(),
+            };
+            match seconds {
+                Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(()),
+                _ => wrong("a number of seconds above zero"),
+            }
+        }
+        (Key::ReadyTimeout, _) => wrong("a number of seconds, such as `ready_timeout = 30`"),
+        (Key::Enable, Lit::Bool(_)) => Ok(()),
+        (Key::Enable, _) => {
+            wrong("a bool, such as `enable = std::env::args().any(|a| a == \"-d\")`")
+        }
         (_, Lit::Str(path)) if path.value().is_empty() => {
             Err(Error::new_spanned(path, format!("{name} is an empty path")))
         }
         (_, Lit::Str(_)) => Ok(()),
-        (_, _) => Err(Error::new_spanned(
-            lit,
-            format!(
-                "{name} takes a path, such as `{name} = \"{}\"`",
-                arg.key.example()
-            ),
-        )),
+        (key, _) => {
+            let example = match key {
+                Key::Workdir => "/",
+                Key::Pidfile => "/run/app.pid",
+                _ => "/var/log/app.log",
+            };
+            wrong(&format!("a path, such as `{name} = \"{example}\"`"))
+        }
     }
+}
+
+/// The readiness of `ready = "start"` or `ready = "notify"`, the only option
+/// that must be a literal: it decides what the launcher waits for.
+pub(crate) fn readiness(arg: &Arg) -> Result<Ident, Error> {
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Str(mode),
+        ..
+    }) = &arg.value
+    {
+        match mode.value().as_str() {
+            "start" => return Ok(Ident::new("Start", mode.span())),
+            "notify" => return Ok(Ident::new("Notify", mode.span())),
+            _ => {}
+        }
+    }
+    Err(Error::new_spanned(
+        &arg.value,
+        "ready takes \"start\" (the default) or \"notify\"",
+    ))
 }
 
 /// The path of the `crate = "..."` option.

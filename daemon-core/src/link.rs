@@ -1,0 +1,71 @@
+//! The daemon's line back to whoever started it: the launcher's pipe, or
+//! systemd's notify socket. Behind [`ready`] and [`status`].
+
+use std::fs::File;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use sd_notify::NotifyState;
+
+use crate::report::Report;
+
+/// The pipe to the launcher, until the first [`ready`].
+static LAUNCHER: Mutex<Option<File>> = Mutex::new(None);
+/// Whether systemd started this process as a `Type=notify` service.
+static SYSTEMD: AtomicBool = AtomicBool::new(false);
+
+/// Tells whoever started the daemon that it is ready: the launcher prints
+/// nothing more and exits 0; under systemd, `READY=1` is sent.
+///
+/// Safe from any thread or task, any number of times. Without a launcher
+/// waiting (in the foreground, with `ready = "start"`, or after the first
+/// call) it does nothing.
+pub fn ready() {
+    if let Some(pipe) = launcher().take() {
+        // A launcher killed meanwhile makes this fail with EPIPE; the daemon
+        // runs on regardless.
+        let _ = Report::Ready.write_to(&pipe);
+    }
+    if SYSTEMD.load(Ordering::Relaxed) {
+        let _ = sd_notify::notify(&[NotifyState::Ready]);
+    }
+}
+
+/// Sends one line to the launcher, which prints it on its own stdout, such
+/// as `addr: 127.0.0.1:8080`; under systemd, it becomes `STATUS=...`.
+///
+/// Safe from any thread or task; a no-op when nobody listens, as with [`ready`].
+pub fn status(line: impl AsRef<str>) {
+    let line = line.as_ref();
+    if let Some(pipe) = launcher().as_ref() {
+        let _ = Report::Status(line.to_owned()).write_to(pipe);
+    }
+    if SYSTEMD.load(Ordering::Relaxed) {
+        let _ = sd_notify::notify(&[NotifyState::Status(line)]);
+    }
+}
+
+/// Keeps the pipe open for [`ready`] and [`status`], and reports a panic
+/// that happens before [`ready`].
+pub(crate) fn attach_launcher(pipe: File) {
+    *launcher() = Some(pipe);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        // try_lock: a panic inside `status` must not deadlock on its own lock.
+        if let Ok(pipe) = LAUNCHER.try_lock() {
+            if let Some(pipe) = pipe.as_ref() {
+                let message = info.to_string().replace('\n', " ");
+                let _ = Report::Panic(message).write_to(pipe);
+            }
+        }
+        previous(info);
+    }));
+}
+
+pub(crate) fn attach_systemd() {
+    SYSTEMD.store(true, Ordering::Relaxed);
+}
+
+fn launcher() -> MutexGuard<'static, Option<File>> {
+    LAUNCHER.lock().unwrap_or_else(PoisonError::into_inner)
+}
