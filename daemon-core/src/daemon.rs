@@ -286,7 +286,9 @@ impl Plan {
     fn stay_in_foreground(self, systemd: bool) -> Result<Detached, Error> {
         let pidfile = self.pidfile.as_deref().map(Pidfile::lock).transpose()?;
         if let Some(error) = pidfile.as_ref().and_then(|p| p.write_pid(getpid()).err()) {
-            pidfile.map(Pidfile::remove);
+            if let Some(pidfile) = pidfile {
+                pidfile.remove();
+            }
             return Err(error);
         }
         if systemd {
