@@ -7,54 +7,13 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use nix::unistd::getsid;
-use support::{alive, cwd, fds, pid_in, stat, terminate, threads, umask, wait_until, Sandbox};
-
-const EXIT: Duration = Duration::from_secs(10);
-
-fn os(path: &Path) -> &OsStr {
-    path.as_os_str()
-}
-
-/// A successful launch leaves a daemon: its pid, from the pidfile.
-fn daemon_pid(launch: &support::Launch, pidfile: &Path) -> i32 {
-    assert!(
-        launch.status.success(),
-        "launcher failed: {:?}, stderr {:?}",
-        launch.status,
-        launch.stderr
-    );
-    assert_eq!(launch.stderr, "", "a successful launcher prints nothing");
-    pid_in(pidfile)
-}
-
-/// Stops a daemon with SIGTERM; it returns from main, which removes the pidfile.
-fn stop(pid: i32, pidfile: &Path) {
-    terminate(pid);
-    assert!(
-        wait_until(EXIT, || !alive(pid)),
-        "daemon {pid} ignored SIGTERM"
-    );
-    assert!(
-        !pidfile.exists(),
-        "the pidfile outlived a normal exit of main"
-    );
-}
-
-/// A failed launch: exit 1, the one line expected, and nothing left behind.
-fn assert_failed_cleanly(sandbox: &Sandbox, launch: &support::Launch, line: &str, pidfile: &Path) {
-    assert_eq!(launch.status.code(), Some(1), "stderr {:?}", launch.stderr);
-    assert_eq!(launch.stderr, format!("daemonic: {line}\n"));
-    assert!(
-        sandbox.wait_all_gone(EXIT),
-        "processes left behind: {:?}",
-        sandbox.processes()
-    );
-    assert!(!pidfile.exists(), "stray pidfile {}", pidfile.display());
-}
+use support::{
+    alive, assert_failed_cleanly, cwd, daemon_pid, fds, os, pid_in, stat, stop, threads, umask,
+    wait_until, Sandbox, EXIT,
+};
 
 #[test]
 fn daemon_has_its_own_session_no_tty_and_the_asked_cwd_umask_and_fds() {

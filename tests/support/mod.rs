@@ -7,9 +7,9 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -53,43 +53,30 @@ impl Sandbox {
         self.dir.path().join(name)
     }
 
-    /// Runs a fixture or example to completion of its launcher, from `cwd`.
-    pub fn launch_in(&self, cwd: &Path, binary: &str, env: &[(&str, &OsStr)]) -> Launch {
-        let mut child = Command::new(example(binary))
-            .current_dir(cwd)
-            .envs(env.iter().copied())
+    /// A command for an example or fixture, run from the sandbox, carrying the token.
+    pub fn command(&self, binary: &str) -> Command {
+        let mut command = Command::new(example(binary));
+        command
+            .current_dir(self.dir.path())
             .env(TOKEN_VAR, &self.token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
-        let pid = child.id() as i32;
-        let mut stdout = child.stdout.take().expect("piped");
-        let mut stderr = child.stderr.take().expect("piped");
-        let out = thread::spawn(move || read_all(&mut stdout));
-        let err = thread::spawn(move || read_all(&mut stderr));
-        let deadline = Instant::now() + LAUNCH_LIMIT;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for the launcher") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("{binary}: the launcher did not exit within {LAUNCH_LIMIT:?}");
-            }
-            thread::sleep(Duration::from_millis(2));
-        };
-        Launch {
-            pid,
-            status,
-            stdout: out.join().expect("stdout reader"),
-            stderr: err.join().expect("stderr reader"),
-        }
+            .stderr(Stdio::piped());
+        command
     }
 
+    /// Runs a launcher to its exit.
     pub fn launch(&self, binary: &str, env: &[(&str, &OsStr)]) -> Launch {
-        self.launch_in(self.dir.path(), binary, env)
+        let mut command = self.command(binary);
+        command.envs(env.iter().copied());
+        Running::spawn(command).wait()
+    }
+
+    /// Runs a launcher to its exit, from another directory.
+    pub fn launch_in(&self, cwd: &Path, binary: &str, env: &[(&str, &OsStr)]) -> Launch {
+        let mut command = self.command(binary);
+        command.current_dir(cwd).envs(env.iter().copied());
+        Running::spawn(command).wait()
     }
 
     /// Live processes this sandbox started (launchers, forks and daemons).
@@ -113,6 +100,51 @@ impl Sandbox {
     /// Waits until none of this sandbox's processes is alive.
     pub fn wait_all_gone(&self, limit: Duration) -> bool {
         wait_until(limit, || self.processes().is_empty())
+    }
+}
+
+/// A process started from a sandbox, its output collected as it goes.
+pub struct Running {
+    pub pid: i32,
+    child: Child,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+}
+
+impl Running {
+    pub fn spawn(mut command: Command) -> Running {
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        Running {
+            pid: child.id() as i32,
+            child,
+            stdout: thread::spawn(move || read_all(&mut stdout)),
+            stderr: thread::spawn(move || read_all(&mut stderr)),
+        }
+    }
+
+    /// Waits for the process to exit; past the limit it is a hang, and a failure.
+    pub fn wait(mut self) -> Launch {
+        let deadline = Instant::now() + LAUNCH_LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the launcher") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("pid {} did not exit within {LAUNCH_LIMIT:?}", self.pid);
+            }
+            thread::sleep(Duration::from_millis(2));
+        };
+        Launch {
+            pid: self.pid,
+            status,
+            stdout: self.stdout.join().expect("stdout reader"),
+            stderr: self.stderr.join().expect("stderr reader"),
+        }
     }
 }
 
@@ -249,4 +281,48 @@ fn is_zombie(pid: i32) -> bool {
 
 pub fn terminate(pid: i32) {
     kill(Pid::from_raw(pid), Signal::SIGTERM).expect("SIGTERM the daemon");
+}
+
+/// How long a daemon may take to stop or to write a line.
+pub const EXIT: Duration = Duration::from_secs(10);
+
+pub fn os(path: &Path) -> &OsStr {
+    path.as_os_str()
+}
+
+/// A successful launch leaves a daemon: its pid, from the pidfile.
+pub fn daemon_pid(launch: &Launch, pidfile: &Path) -> i32 {
+    assert!(
+        launch.status.success(),
+        "launcher failed: {:?}, stderr {:?}",
+        launch.status,
+        launch.stderr
+    );
+    assert_eq!(launch.stderr, "", "a successful launcher prints nothing");
+    pid_in(pidfile)
+}
+
+/// Stops a daemon with SIGTERM; it returns from main, which removes the pidfile.
+pub fn stop(pid: i32, pidfile: &Path) {
+    terminate(pid);
+    assert!(
+        wait_until(EXIT, || !alive(pid)),
+        "daemon {pid} ignored SIGTERM"
+    );
+    assert!(
+        !pidfile.exists(),
+        "the pidfile outlived a normal exit of main"
+    );
+}
+
+/// A failed launch: exit 1, the one line expected, and nothing left behind.
+pub fn assert_failed_cleanly(sandbox: &Sandbox, launch: &Launch, line: &str, pidfile: &Path) {
+    assert_eq!(launch.status.code(), Some(1), "stderr {:?}", launch.stderr);
+    assert_eq!(launch.stderr, format!("daemonic: {line}\n"));
+    assert!(
+        sandbox.wait_all_gone(EXIT),
+        "processes left behind: {:?}",
+        sandbox.processes()
+    );
+    assert!(!pidfile.exists(), "stray pidfile {}", pidfile.display());
 }

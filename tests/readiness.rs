@@ -1,0 +1,240 @@
+//! Readiness, foreground and systemd, observed from outside: when the
+//! launcher exits and what it prints, and which process runs where.
+
+mod support;
+
+use std::fs;
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{getsid, Pid};
+use support::{
+    alive, assert_failed_cleanly, cwd, daemon_pid, os, pid_in, stat, stop, umask, wait_until,
+    Running, Sandbox, EXIT,
+};
+
+#[test]
+fn launcher_relays_status_and_exits_only_after_ready() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let delay = Duration::from_millis(700);
+    let started = Instant::now();
+    let launch = sandbox.launch(
+        "fixture-notify",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_BEHAVIOUR", "ready-after:700".as_ref()),
+        ],
+    );
+    let elapsed = started.elapsed();
+    let pid = daemon_pid(&launch, &pidfile);
+    assert!(
+        elapsed >= delay,
+        "the launcher exited after {elapsed:?}, before the daemon's ready() at {delay:?}"
+    );
+    // Only the line sent before ready(): later lines have nobody to print them.
+    assert_eq!(launch.stdout, "addr: 127.0.0.1:1\n");
+    assert!(alive(pid));
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn tokio_server_prints_its_address_through_the_launcher() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("server.pid");
+    let launch = sandbox.launch(
+        "tokio_server",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_LOG", os(&sandbox.path("server.log"))),
+        ],
+    );
+    let pid = daemon_pid(&launch, &pidfile);
+    let addr = launch
+        .stdout
+        .strip_prefix("addr: ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("launcher stdout {:?}", launch.stdout));
+    // Ready means listening: the first connection needs no retry.
+    let mut greeting = String::new();
+    TcpStream::connect(addr)
+        .expect("the daemon listens once its launcher exits")
+        .read_to_string(&mut greeting)
+        .unwrap();
+    assert_eq!(greeting, format!("hello from pid {pid}\n"));
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn exit_before_ready_fails_with_the_exit_status() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch(
+        "fixture-notify",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_BEHAVIOUR", "exit:3".as_ref()),
+        ],
+    );
+    let line = "the daemon exited with status 3 before it was ready";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+#[test]
+fn panic_before_ready_fails_with_the_panic_message() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch(
+        "fixture-notify",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_BEHAVIOUR", "panic".as_ref()),
+        ],
+    );
+    let line = launch.stderr.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        line.starts_with(
+            "daemonic: the daemon panicked before it was ready (exit status 101): panicked at \
+             tests/fixtures/notify.rs:"
+        ) && line.ends_with(": boom before ready"),
+        "stderr {:?}",
+        launch.stderr
+    );
+    assert_failed_cleanly(&sandbox, &launch, &line["daemonic: ".len()..], &pidfile);
+}
+
+#[test]
+fn daemon_killed_before_ready_fails_naming_the_signal() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let mut command = sandbox.command("fixture-notify");
+    command
+        .env("APP_PIDFILE", &pidfile)
+        .env("APP_BEHAVIOUR", "hang");
+    let launcher = Running::spawn(command);
+    // The pidfile holds the daemon's pid before main runs, long before ready.
+    assert!(wait_until(EXIT, || fs::read_to_string(&pidfile)
+        .is_ok_and(|text| text.ends_with('\n'))));
+    let daemon = pid_in(&pidfile);
+    assert_ne!(daemon, launcher.pid);
+    kill(Pid::from_raw(daemon), Signal::SIGKILL).unwrap();
+    let launch = launcher.wait();
+    let line = "the daemon was killed by SIGKILL before it was ready";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+#[test]
+fn ready_timeout_stops_the_daemon_and_fails() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch(
+        "fixture-notify",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_BEHAVIOUR", "hang".as_ref()),
+            ("APP_READY_TIMEOUT", "0.5".as_ref()),
+        ],
+    );
+    // The documented behaviour: the daemon is stopped, not left running.
+    let line = "the daemon was not ready after 0.5s, so it was stopped";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+/// Starts `fixture-flag`, which must stay in the foreground, and checks that
+/// it is the very process spawned, in the test's session, unchanged.
+fn assert_stays_in_foreground(args: &[&str], env: &[(&str, &str)]) {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let mut command = sandbox.command("fixture-flag");
+    command
+        .args(args)
+        .env("APP_PIDFILE", &pidfile)
+        .envs(env.iter().copied());
+    let process = Running::spawn(command);
+    assert!(wait_until(EXIT, || pidfile.exists()
+        && fs::read_to_string(&pidfile)
+            .is_ok_and(|t| t.ends_with('\n'))));
+    assert_eq!(pid_in(&pidfile), process.pid, "the process forked");
+    let process_stat = stat(process.pid);
+    assert_eq!(process_stat.session, getsid(None).unwrap().as_raw());
+    assert_eq!(process_stat.ppid, std::process::id() as i32);
+    assert_eq!(cwd(process.pid), sandbox.path(""), "the workdir changed");
+    assert_ne!(umask(process.pid), 0o077, "the umask changed");
+    stop(process.pid, &pidfile);
+    let exit = process.wait();
+    assert!(exit.status.success(), "{exit:?}");
+}
+
+#[test]
+fn enable_false_stays_in_the_foreground_with_a_pidfile() {
+    assert_stays_in_foreground(&[], &[]);
+}
+
+#[test]
+fn daemonic_foreground_env_overrides_enable() {
+    assert_stays_in_foreground(&["-d"], &[("DAEMONIC_FOREGROUND", "1")]);
+}
+
+#[test]
+fn enable_true_detaches() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let mut command = sandbox.command("fixture-flag");
+    command.arg("-d").env("APP_PIDFILE", &pidfile);
+    let launch = Running::spawn(command).wait();
+    let pid = daemon_pid(&launch, &pidfile);
+    assert_ne!(pid, launch.pid);
+    assert_ne!(stat(pid).session, getsid(None).unwrap().as_raw());
+    assert_eq!(umask(pid), 0o077);
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn under_systemd_notify_it_does_not_fork_and_notifies() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("server.pid");
+    let socket_path = sandbox.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(EXIT)).unwrap();
+    let mut command = sandbox.command("tokio_server");
+    command
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("APP_PIDFILE", &pidfile)
+        .env("APP_LOG", sandbox.path("server.log"));
+    let server = Running::spawn(command);
+
+    let mut messages = Vec::new();
+    while !messages.iter().any(|m| m == "READY=1\n") {
+        let mut buf = [0u8; 512];
+        let len = socket
+            .recv(&mut buf)
+            .expect("a notification before the timeout");
+        messages.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+    }
+    let addr = messages[0]
+        .strip_prefix("STATUS=addr: ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("notifications {messages:?}"));
+    assert_eq!(messages.len(), 2, "notifications {messages:?}");
+    assert_eq!(
+        pid_in(&pidfile),
+        server.pid,
+        "the process forked under systemd"
+    );
+    assert_eq!(stat(server.pid).ppid, std::process::id() as i32);
+
+    let mut greeting = String::new();
+    TcpStream::connect(addr)
+        .unwrap()
+        .read_to_string(&mut greeting)
+        .unwrap();
+    assert_eq!(greeting, format!("hello from pid {}\n", server.pid));
+    stop(server.pid, &pidfile);
+    let exit = server.wait();
+    assert!(exit.status.success(), "{exit:?}");
+    // Not redirected: the server's own println reaches systemd's journal.
+    assert_eq!(exit.stdout, format!("addr: {addr}\n"));
+}
