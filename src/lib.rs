@@ -32,6 +32,9 @@
 //! | `pidfile` | a path | none |
 //! | `stdout` | a path, appended to | `/dev/null` |
 //! | `stderr` | a path, appended to | `/dev/null` |
+//! | `ready` | `"start"` or `"notify"`, a literal | `"start"` |
+//! | `ready_timeout` | seconds, any number type | `90` |
+//! | `enable` | `bool` | `true` |
 //! | `crate` | a path in a string | `"::daemonic"` |
 //!
 //! Relative paths are resolved against the launcher's working directory.
@@ -42,6 +45,18 @@
 //! the daemon reaches your `main`, or prints one line such as
 //! `daemonic: workdir /nope: No such file or directory` and exits 1. No
 //! process and no pidfile are left behind on failure.
+//!
+//! With `ready = "notify"`, the launcher instead waits for [`ready()`], prints
+//! each [`status()`] line on its stdout meanwhile, and reports a daemon that
+//! exits, panics, is killed or misses `ready_timeout` before it (a late daemon
+//! is stopped).
+//!
+//! # Foreground and systemd
+//!
+//! The process stays in the foreground, unchanged but for its pidfile, when
+//! `enable` is false, when `DAEMONIC_FOREGROUND=1` ([`FOREGROUND_ENV`]), or
+//! under a systemd `Type=notify` unit (`NOTIFY_SOCKET` set), where [`ready()`]
+//! sends `READY=1` and [`status()`] sends `STATUS=...`.
 //!
 //! Without the attribute, use [`Daemon`] directly.
 #![deny(missing_docs)]

@@ -1,0 +1,2 @@
+#[daemonic::daemon(enable = "yes")]
+fn main() {}

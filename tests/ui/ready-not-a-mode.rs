@@ -1,0 +1,2 @@
+#[daemonic::daemon(ready = "listening")]
+fn main() {}
