@@ -2,6 +2,7 @@
 
 use std::env;
 use std::fs::File;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,9 +11,10 @@ use nix::fcntl::OFlag;
 use nix::libc;
 use nix::sys::prctl::set_child_subreaper;
 use nix::sys::stat::{umask, Mode};
-use nix::unistd::{chdir, fork, getpid, pipe2, setsid, ForkResult};
+use nix::unistd::{chdir, chroot, fork, getpid, pipe2, setsid, ForkResult};
 
 use crate::pidfile::Pidfile;
+use crate::privileges::{self, Account, Credentials};
 use crate::report::Report;
 use crate::{fds, launcher, link, signals, threads, Error};
 
@@ -64,6 +66,10 @@ pub struct Daemon {
     readiness: Readiness,
     ready_timeout: Duration,
     enabled: bool,
+    user: Option<Account>,
+    group: Option<Account>,
+    chroot: Option<PathBuf>,
+    keep_fds: Vec<RawFd>,
 }
 
 impl Default for Daemon {
@@ -77,6 +83,10 @@ impl Default for Daemon {
             readiness: Readiness::Start,
             ready_timeout: DEFAULT_READY_TIMEOUT,
             enabled: true,
+            user: None,
+            group: None,
+            chroot: None,
+            keep_fds: Vec::new(),
         }
     }
 }
@@ -161,6 +171,33 @@ impl Daemon {
         self
     }
 
+    /// The user the daemon runs as, by name or uid. By name, its supplementary
+    /// groups are those of `initgroups`; by uid, they are cleared. Needs root.
+    pub fn user(mut self, user: impl Into<Account>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The group the daemon runs as; by default the user's primary group.
+    pub fn group(mut self, group: impl Into<Account>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// A new root for the daemon, entered before the workdir, which is then a
+    /// path inside it. The pidfile and the log files are opened before.
+    pub fn chroot(mut self, path: impl Into<PathBuf>) -> Self {
+        self.chroot = Some(path.into());
+        self
+    }
+
+    /// File descriptors kept open through the detach, such as a socket bound
+    /// before it; every other fd above stderr is closed.
+    pub fn keep_fds(mut self, fds: impl IntoIterator<Item = RawFd>) -> Self {
+        self.keep_fds.extend(fds);
+        self
+    }
+
     /// Detaches the process and returns in the daemon.
     ///
     /// The calling process becomes the launcher: it waits for the daemon to
@@ -183,6 +220,9 @@ impl Daemon {
         let systemd = env::var_os("NOTIFY_SOCKET").is_some();
         if systemd || !plan.enabled || env::var_os(FOREGROUND_ENV).is_some_and(|v| v == "1") {
             return plan.stay_in_foreground(systemd);
+        }
+        if let Some(credentials) = &plan.credentials {
+            credentials.check_permitted()?;
         }
         let threads = threads::count().map_err(Error::CountThreads)?;
         if threads > 1 {
@@ -249,6 +289,7 @@ impl Daemon {
         if self.umask > 0o777 {
             return Err(Error::Umask { umask: self.umask });
         }
+        let credentials = privileges::resolve(self.user.as_ref(), self.group.as_ref())?;
         let absolute = |option: &'static str, path: PathBuf| {
             if path.as_os_str().is_empty() {
                 return Err(Error::EmptyPath { option });
@@ -261,7 +302,17 @@ impl Daemon {
             ready_timeout: self.ready_timeout,
             enabled: self.enabled,
             umask: Mode::from_bits_truncate(self.umask as libc::mode_t),
-            workdir: absolute("workdir", self.workdir)?,
+            // Inside a chroot, the workdir is a path of the new root.
+            workdir: match &self.chroot {
+                Some(_) if self.workdir.as_os_str().is_empty() => {
+                    return Err(Error::EmptyPath { option: "workdir" })
+                }
+                Some(_) => Path::new("/").join(self.workdir),
+                None => absolute("workdir", self.workdir)?,
+            },
+            chroot: self.chroot.map(|p| absolute("chroot", p)).transpose()?,
+            credentials,
+            keep_fds: self.keep_fds,
             pidfile: self.pidfile.map(|p| absolute("pidfile", p)).transpose()?,
             stdout: self.stdout.map(|p| absolute("stdout", p)).transpose()?,
             stderr: self.stderr.map(|p| absolute("stderr", p)).transpose()?,
@@ -271,6 +322,9 @@ impl Daemon {
 
 /// A [`Daemon`] checked and with absolute paths, ready to run in the child.
 struct Plan {
+    chroot: Option<PathBuf>,
+    credentials: Option<Credentials>,
+    keep_fds: Vec<RawFd>,
     readiness: Readiness,
     ready_timeout: Duration,
     enabled: bool,
@@ -302,8 +356,6 @@ impl Plan {
 
     /// Runs in the first child; returns only in the daemon, the grandchild.
     fn become_daemon(&self, report: &File, pidfile: Option<&Pidfile>) -> Result<(), Error> {
-        use std::os::fd::AsRawFd;
-
         setsid().map_err(Error::Setsid)?;
         // SAFETY: still single-threaded, as in the first fork.
         match unsafe { fork() }.map_err(Error::Fork)? {
@@ -315,18 +367,31 @@ impl Plan {
         Report::Pid(getpid().as_raw())
             .write_to(report)
             .map_err(|e| Error::Pipe(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        umask(self.umask);
+        // Log files and /dev/null are opened before the chroot, from the
+        // host's tree, which the new root usually lacks.
+        fds::redirect_stdio(self.stdout.as_deref(), self.stderr.as_deref())?;
+        if let Some(root) = &self.chroot {
+            chroot(root).map_err(|source| Error::Chroot {
+                path: root.clone(),
+                source,
+            })?;
+        }
         chdir(&self.workdir).map_err(|source| Error::Workdir {
             path: self.workdir.clone(),
             source,
         })?;
-        umask(self.umask);
-        fds::redirect_stdio(self.stdout.as_deref(), self.stderr.as_deref())?;
-        let mut keep = vec![report.as_raw_fd()];
+        let mut keep = self.keep_fds.clone();
+        keep.push(report.as_raw_fd());
         keep.extend(pidfile.map(Pidfile::raw_fd));
         fds::close_inherited(&keep).map_err(Error::CloseFds)?;
         signals::reset()?;
+        // Written while still privileged: the pidfile is root's when root started us.
         if let Some(pidfile) = pidfile {
             pidfile.write_pid(getpid())?;
+        }
+        if let Some(credentials) = &self.credentials {
+            credentials.assume()?;
         }
         Ok(())
     }

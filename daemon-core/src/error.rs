@@ -67,6 +67,66 @@ pub enum Error {
     CloseFds(Errno),
     /// The signal mask could not be cleared.
     Signals(Errno),
+    /// The pidfile is a symbolic link, or lies in a directory that others may
+    /// write without the sticky bit, where anyone could replace it.
+    PidfileUnsafe {
+        /// The pidfile, made absolute.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// No user has this name, or this uid has no passwd entry to take a group from.
+    UnknownUser {
+        /// The user as given.
+        user: String,
+    },
+    /// No group has this name.
+    UnknownGroup {
+        /// The group as given.
+        group: String,
+    },
+    /// The passwd or group database could not be read.
+    Lookup {
+        /// The user or group as given.
+        account: String,
+        /// The OS error.
+        source: Errno,
+    },
+    /// A change of user or group was asked for, but the process is not root.
+    NotRoot {
+        /// The user or group asked for.
+        account: String,
+        /// The effective uid the process runs as.
+        euid: u32,
+    },
+    /// `chroot` failed.
+    Chroot {
+        /// The new root, made absolute.
+        path: PathBuf,
+        /// The OS error.
+        source: Errno,
+    },
+    /// `setgroups` failed.
+    Setgroups(Errno),
+    /// `setgid` failed.
+    Setgid {
+        /// The gid asked for.
+        gid: u32,
+        /// The OS error.
+        source: Errno,
+    },
+    /// `setuid` failed.
+    Setuid {
+        /// The uid asked for.
+        uid: u32,
+        /// The OS error.
+        source: Errno,
+    },
+    /// After the switch to `uid`, `setuid(0)` succeeded: root was not dropped.
+    RegainedRoot {
+        /// The uid switched to.
+        uid: u32,
+    },
     /// The pidfile could not be opened, locked or written.
     Pidfile {
         /// The pidfile, made absolute.
@@ -142,6 +202,28 @@ impl fmt::Display for Error {
             Error::Pidfile { path, source } => {
                 write!(f, "pidfile {}: {}", path.display(), source.desc())
             }
+            Error::PidfileUnsafe { path, reason } => {
+                write!(f, "pidfile {}: refused, {reason}", path.display())
+            }
+            Error::UnknownUser { user } => write!(f, "user {user}: no such user"),
+            Error::UnknownGroup { group } => write!(f, "group {group}: no such group"),
+            Error::Lookup { account, source } => {
+                write!(f, "looking up {account}: {}", source.desc())
+            }
+            Error::NotRoot { account, euid } => write!(
+                f,
+                "user {account}: changing user or group needs root, and this runs as uid {euid}"
+            ),
+            Error::Chroot { path, source } => {
+                write!(f, "chroot {}: {}", path.display(), source.desc())
+            }
+            Error::Setgroups(e) => write!(f, "setgroups: {}", e.desc()),
+            Error::Setgid { gid, source } => write!(f, "setgid {gid}: {}", source.desc()),
+            Error::Setuid { uid, source } => write!(f, "setuid {uid}: {}", source.desc()),
+            Error::RegainedRoot { uid } => write!(
+                f,
+                "setuid {uid}: root could be regained afterwards, so the drop is refused"
+            ),
             Error::AlreadyRunning { path, pid } => match pid {
                 Some(pid) => write!(f, "pidfile {}: already running (pid {pid})", path.display()),
                 None => write!(
@@ -193,11 +275,21 @@ impl std::error::Error for Error {
             | Error::Workdir { source: e, .. }
             | Error::Stdout { source: e, .. }
             | Error::Stderr { source: e, .. }
-            | Error::Pidfile { source: e, .. } => Some(e),
+            | Error::Pidfile { source: e, .. }
+            | Error::Lookup { source: e, .. }
+            | Error::Chroot { source: e, .. }
+            | Error::Setgroups(e)
+            | Error::Setgid { source: e, .. }
+            | Error::Setuid { source: e, .. } => Some(e),
             Error::Umask { .. }
             | Error::EmptyPath { .. }
             | Error::Threaded { .. }
             | Error::AlreadyRunning { .. }
+            | Error::PidfileUnsafe { .. }
+            | Error::UnknownUser { .. }
+            | Error::UnknownGroup { .. }
+            | Error::NotRoot { .. }
+            | Error::RegainedRoot { .. }
             | Error::Exited { .. }
             | Error::Killed { .. }
             | Error::ReadyTimeout { .. }

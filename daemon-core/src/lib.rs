@@ -16,6 +16,7 @@ mod fds;
 mod launcher;
 mod link;
 mod pidfile;
+mod privileges;
 mod report;
 mod signals;
 mod threads;
@@ -25,3 +26,4 @@ pub use daemon::{
 };
 pub use error::Error;
 pub use link::{ready, status};
+pub use privileges::Account;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{fstat, lstat, Mode};
+use nix::sys::stat::{fstat, lstat, stat, Mode, SFlag};
 use nix::unistd::{ftruncate, unlink, Pid};
 
 use crate::Error;
@@ -35,10 +35,20 @@ impl Pidfile {
             path: path.to_owned(),
             source,
         };
+        refuse_shared_directory(path)?;
         loop {
             let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
             let mode = Mode::from_bits_truncate(0o644);
-            let file = File::from(open(path, flags, mode).map_err(fail)?);
+            let file = match open(path, flags, mode) {
+                Ok(fd) => File::from(fd),
+                Err(Errno::ELOOP) if is_symlink(path) => {
+                    return Err(Error::PidfileUnsafe {
+                        path: path.to_owned(),
+                        reason: "it is a symbolic link".to_owned(),
+                    })
+                }
+                Err(e) => return Err(fail(e)),
+            };
             match flock_exclusive_nonblocking(&file) {
                 Ok(()) => {}
                 Err(Errno::EWOULDBLOCK) => {
@@ -86,6 +96,34 @@ impl Pidfile {
     pub(crate) fn raw_fd(&self) -> RawFd {
         self.file.as_raw_fd()
     }
+}
+
+/// In a directory that others may write, without the sticky bit, anyone can
+/// swap the pidfile for their own between two starts.
+fn refuse_shared_directory(path: &Path) -> Result<(), Error> {
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    let Ok(dir_stat) = stat(dir) else {
+        // A missing directory fails the open, with its own error.
+        return Ok(());
+    };
+    let mode = Mode::from_bits_truncate(dir_stat.st_mode);
+    if mode.contains(Mode::S_IWOTH) && !mode.contains(Mode::S_ISVTX) {
+        return Err(Error::PidfileUnsafe {
+            path: path.to_owned(),
+            reason: format!(
+                "its directory {} is writable by others and not sticky, so anyone could replace it",
+                dir.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn is_symlink(path: &Path) -> bool {
+    lstat(path)
+        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
 }
 
 fn flock_exclusive_nonblocking(file: &File) -> Result<(), Errno> {

@@ -74,21 +74,28 @@ impl Report {
 
 fn encode_failure(error: &Error) -> Vec<u8> {
     // Step codes; only the steps that run after the first fork travel the pipe.
-    let (step, errno, path) = match error {
-        Error::Fork(e) => (0u8, *e, None),
-        Error::Setsid(e) => (1, *e, None),
-        Error::Workdir { path, source } => (2, *source, Some(path)),
-        Error::DevNull(e) => (3, *e, None),
-        Error::Stdout { path, source } => (4, *source, Some(path)),
-        Error::Stderr { path, source } => (5, *source, Some(path)),
-        Error::CloseFds(e) => (6, *e, None),
-        Error::Signals(e) => (7, *e, None),
-        Error::Pidfile { path, source } => (8, *source, Some(path)),
-        Error::Pipe(e) => (9, *e, None),
+    let none = Errno::UnknownErrno;
+    let (step, errno, number, path) = match error {
+        Error::Fork(e) => (0u8, *e, 0, None),
+        Error::Setsid(e) => (1, *e, 0, None),
+        Error::Workdir { path, source } => (2, *source, 0, Some(path)),
+        Error::DevNull(e) => (3, *e, 0, None),
+        Error::Stdout { path, source } => (4, *source, 0, Some(path)),
+        Error::Stderr { path, source } => (5, *source, 0, Some(path)),
+        Error::CloseFds(e) => (6, *e, 0, None),
+        Error::Signals(e) => (7, *e, 0, None),
+        Error::Pidfile { path, source } => (8, *source, 0, Some(path)),
+        Error::Pipe(e) => (9, *e, 0, None),
+        Error::Chroot { path, source } => (10, *source, 0, Some(path)),
+        Error::Setgroups(e) => (11, *e, 0, None),
+        Error::Setgid { gid, source } => (12, *source, *gid, None),
+        Error::Setuid { uid, source } => (13, *source, *uid, None),
+        Error::RegainedRoot { uid } => (14, none, *uid, None),
         _ => unreachable!("{error:?} is raised in the launcher, before the fork"),
     };
     let mut payload = vec![step];
     payload.extend_from_slice(&(errno as i32).to_le_bytes());
+    payload.extend_from_slice(&number.to_le_bytes());
     if let Some(path) = path {
         payload.extend_from_slice(path.as_os_str().as_bytes());
     }
@@ -98,7 +105,8 @@ fn encode_failure(error: &Error) -> Vec<u8> {
 fn decode_failure(payload: &[u8]) -> Option<Error> {
     let (&step, rest) = payload.split_first()?;
     let source = Errno::from_raw(i32::from_le_bytes(rest.get(..4)?.try_into().ok()?));
-    let path = PathBuf::from(OsString::from_vec(rest[4..].to_vec()));
+    let number = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?);
+    let path = PathBuf::from(OsString::from_vec(rest[8..].to_vec()));
     Some(match step {
         0 => Error::Fork(source),
         1 => Error::Setsid(source),
@@ -110,6 +118,17 @@ fn decode_failure(payload: &[u8]) -> Option<Error> {
         7 => Error::Signals(source),
         8 => Error::Pidfile { path, source },
         9 => Error::Pipe(source),
+        10 => Error::Chroot { path, source },
+        11 => Error::Setgroups(source),
+        12 => Error::Setgid {
+            gid: number,
+            source,
+        },
+        13 => Error::Setuid {
+            uid: number,
+            source,
+        },
+        14 => Error::RegainedRoot { uid: number },
         _ => return None,
     })
 }

@@ -1,0 +1,163 @@
+//! The switch to an unprivileged user: accounts resolved in the launcher,
+//! credentials dropped in the daemon, and proof that root cannot come back.
+
+use std::ffi::CString;
+
+use nix::unistd::{
+    getegid, geteuid, getgrouplist, setgid, setgroups, setuid, Gid, Group, Uid, User,
+};
+
+use crate::Error;
+
+/// A user or a group, by name or by number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Account {
+    /// A name, looked up in the passwd or group database.
+    Name(String),
+    /// A numeric uid or gid.
+    Id(u32),
+}
+
+impl From<&str> for Account {
+    fn from(name: &str) -> Self {
+        Account::Name(name.to_owned())
+    }
+}
+
+impl From<String> for Account {
+    fn from(name: String) -> Self {
+        Account::Name(name)
+    }
+}
+
+impl From<u32> for Account {
+    fn from(id: u32) -> Self {
+        Account::Id(id)
+    }
+}
+
+impl std::fmt::Display for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Account::Name(name) => f.write_str(name),
+            Account::Id(id) => write!(f, "{id}"),
+        }
+    }
+}
+
+/// What the daemon becomes, resolved before any fork: the lookups need the
+/// databases outside a chroot, and a typo must fail in the launcher.
+#[derive(Debug)]
+pub(crate) struct Credentials {
+    /// The user, or else the group, as given, for messages.
+    account: String,
+    uid: Option<Uid>,
+    gid: Gid,
+    groups: Vec<Gid>,
+}
+
+/// Looks the accounts up; `None` when neither is asked for.
+pub(crate) fn resolve(
+    user: Option<&Account>,
+    group: Option<&Account>,
+) -> Result<Option<Credentials>, Error> {
+    if user.is_none() && group.is_none() {
+        return Ok(None);
+    }
+    let lookup_failed = |account: &Account, source| Error::Lookup {
+        account: account.to_string(),
+        source,
+    };
+    let user_entry = match user {
+        Some(account @ Account::Name(name)) => Some(
+            User::from_name(name)
+                .map_err(|e| lookup_failed(account, e))?
+                .ok_or_else(|| Error::UnknownUser {
+                    user: account.to_string(),
+                })?,
+        ),
+        Some(account @ Account::Id(uid)) => {
+            User::from_uid(Uid::from_raw(*uid)).map_err(|e| lookup_failed(account, e))?
+        }
+        None => None,
+    };
+    let gid = match group {
+        Some(account @ Account::Name(name)) => {
+            Group::from_name(name)
+                .map_err(|e| lookup_failed(account, e))?
+                .ok_or_else(|| Error::UnknownGroup {
+                    group: account.to_string(),
+                })?
+                .gid
+        }
+        Some(Account::Id(gid)) => Gid::from_raw(*gid),
+        None => match (&user_entry, user) {
+            (Some(entry), _) => entry.gid,
+            // A bare uid with no passwd entry has no primary group to take.
+            (None, Some(account)) => {
+                return Err(Error::UnknownUser {
+                    user: account.to_string(),
+                })
+            }
+            (None, None) => unreachable!("one of user and group is set"),
+        },
+    };
+    let uid = match (user, &user_entry) {
+        (Some(Account::Id(uid)), _) => Some(Uid::from_raw(*uid)),
+        (_, Some(entry)) => Some(entry.uid),
+        _ => None,
+    };
+    // initgroups semantics for a user named by name; a bare uid or a group
+    // alone clears the supplementary groups.
+    let groups = match (user, &user_entry) {
+        (Some(Account::Name(_)), Some(entry)) => {
+            let name = CString::new(entry.name.as_str()).map_err(|_| Error::UnknownUser {
+                user: entry.name.clone(),
+            })?;
+            getgrouplist(&name, gid).map_err(|e| lookup_failed(user.unwrap(), e))?
+        }
+        _ => Vec::new(),
+    };
+    let account = user.or(group).map(Account::to_string).unwrap_or_default();
+    Ok(Some(Credentials {
+        account,
+        uid,
+        gid,
+        groups,
+    }))
+}
+
+impl Credentials {
+    /// Refuses, before any fork, a switch that only root can make.
+    pub(crate) fn check_permitted(&self) -> Result<(), Error> {
+        let is_change = self.uid.is_some_and(|uid| uid != geteuid()) || self.gid != getegid();
+        if is_change && !geteuid().is_root() {
+            return Err(Error::NotRoot {
+                account: self.account.clone(),
+                euid: geteuid().as_raw(),
+            });
+        }
+        Ok(())
+    }
+
+    /// setgroups, setgid, setuid, in that order, then checks that setuid(0) fails.
+    pub(crate) fn assume(&self) -> Result<(), Error> {
+        if geteuid().is_root() {
+            setgroups(&self.groups).map_err(Error::Setgroups)?;
+        }
+        setgid(self.gid).map_err(|source| Error::Setgid {
+            gid: self.gid.as_raw(),
+            source,
+        })?;
+        if let Some(uid) = self.uid {
+            setuid(uid).map_err(|source| Error::Setuid {
+                uid: uid.as_raw(),
+                source,
+            })?;
+            if !uid.is_root() && setuid(Uid::from_raw(0)).is_ok() {
+                return Err(Error::RegainedRoot { uid: uid.as_raw() });
+            }
+        }
+        Ok(())
+    }
+}
