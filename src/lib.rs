@@ -62,15 +62,15 @@
 #![deny(missing_docs)]
 
 pub use daemonic_core::{
-    ready, status, Daemon, Detached, Error, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK,
-    FOREGROUND_ENV,
+    ready, status, Account, Daemon, Detached, Error, Readiness, DEFAULT_READY_TIMEOUT,
+    DEFAULT_UMASK, FOREGROUND_ENV,
 };
 pub use daemonic_macro::daemon;
 
 /// What the attribute's expansion calls. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use daemonic_core::{Daemon, Readiness};
+    pub use daemonic_core::{Account, Daemon, Readiness};
 
     /// `ready_timeout`'s seconds, or the launcher's one line when they are
     /// not a duration (negative, NaN or infinite).

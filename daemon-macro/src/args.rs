@@ -17,11 +17,15 @@ pub(crate) enum Key {
     Ready,
     ReadyTimeout,
     Enable,
+    User,
+    Group,
+    Chroot,
+    KeepFds,
     Crate,
 }
 
 impl Key {
-    const ALL: [Key; 9] = [
+    const ALL: [Key; 13] = [
         Key::Umask,
         Key::Workdir,
         Key::Pidfile,
@@ -30,6 +34,10 @@ impl Key {
         Key::Ready,
         Key::ReadyTimeout,
         Key::Enable,
+        Key::User,
+        Key::Group,
+        Key::Chroot,
+        Key::KeepFds,
         Key::Crate,
     ];
 
@@ -43,6 +51,10 @@ impl Key {
             Key::Ready => "ready",
             Key::ReadyTimeout => "ready_timeout",
             Key::Enable => "enable",
+            Key::User => "user",
+            Key::Group => "group",
+            Key::Chroot => "chroot",
+            Key::KeepFds => "keep_fds",
             Key::Crate => "crate",
         }
     }
@@ -104,7 +116,7 @@ pub(crate) fn parse(tokens: TokenStream) -> (Vec<Arg>, Option<Error>) {
                 &key_ident,
                 format!(
                     "unknown option `{name}`; the options are umask, workdir, pidfile, stdout, \
-                     stderr, ready, ready_timeout, enable and crate"
+                     stderr, ready, ready_timeout, enable, user, group, chroot, keep_fds and crate"
                 ),
             ),
             Some(key) if args.iter().any(|arg| arg.key == key) => {

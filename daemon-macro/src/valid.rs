@@ -10,6 +10,7 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
     match arg.key {
         Key::Crate => return krate(arg).map(drop),
         Key::Ready => return readiness(arg).map(drop),
+        Key::KeepFds => return keep_fds(&arg.value),
         _ => {}
     }
     let Expr::Lit(ExprLit { lit, .. }) = &arg.value else {
@@ -38,6 +39,17 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
             }
         }
         (Key::ReadyTimeout, _) => wrong("a number of seconds, such as `ready_timeout = 30`"),
+        (Key::User | Key::Group, Lit::Str(account)) if account.value().is_empty() => {
+            Err(Error::new_spanned(account, format!("{name} is empty")))
+        }
+        (Key::User | Key::Group, Lit::Str(_)) => Ok(()),
+        (Key::User | Key::Group, Lit::Int(id)) => match id.base10_parse::<u32>() {
+            Ok(_) => Ok(()),
+            Err(_) => wrong("an id that fits in a u32"),
+        },
+        (Key::User | Key::Group, _) => wrong(&format!(
+            "a name or a numeric id, such as `{name} = \"nobody\"` or `{name} = 65534`"
+        )),
         (Key::Enable, Lit::Bool(_)) => Ok(()),
         (Key::Enable, _) => {
             wrong("a bool, such as `enable = std::env::args().any(|a| a == \"-d\")`")
@@ -50,11 +62,35 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
             let example = match key {
                 Key::Workdir => "/",
                 Key::Pidfile => "/run/app.pid",
+                Key::Chroot => "/var/empty",
                 _ => "/var/log/app.log",
             };
             wrong(&format!("a path, such as `{name} = \"{example}\"`"))
         }
     }
+}
+
+/// Literal fds in a `keep_fds = [..]` list must be above stderr: 0, 1 and 2
+/// are always redirected.
+fn keep_fds(value: &Expr) -> Result<(), Error> {
+    let Expr::Array(array) = value else {
+        return Ok(());
+    };
+    for element in &array.elems {
+        if let Expr::Lit(ExprLit {
+            lit: Lit::Int(fd), ..
+        }) = element
+        {
+            if fd.base10_parse::<i32>().map_or(true, |fd| fd < 3) {
+                return Err(Error::new_spanned(
+                    fd,
+                    "keep_fds takes fds above 2: stdin, stdout and stderr are always \
+                     redirected (see stdout and stderr)",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The readiness of `ready = "start"` or `ready = "notify"`, the only option
