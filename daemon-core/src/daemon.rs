@@ -228,6 +228,7 @@ impl Daemon {
         if threads > 1 {
             return Err(Error::Threaded { threads });
         }
+        fds::fill_stdio().map_err(Error::DevNull)?;
         let pidfile = plan.pidfile.as_deref().map(Pidfile::lock).transpose()?;
         let discard = |pidfile: Option<Pidfile>| pidfile.map(Pidfile::remove);
         let (report_read, report_write) = match pipe2(OFlag::O_CLOEXEC) {
@@ -241,6 +242,8 @@ impl Daemon {
         // exits, so that the launcher can see how it dies or stop it. Without
         // this (no prctl), a death is reported without its status.
         let _ = set_child_subreaper(true);
+        // Text printed before the detach must not be written again by the daemon.
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         // SAFETY: the process has one thread (checked above), so the child
         // inherits no lock held by a thread that does not exist there.
         match unsafe { fork() } {

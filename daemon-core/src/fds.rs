@@ -46,15 +46,13 @@ fn open_log(path: &Path) -> Result<OwnedFd, Errno> {
 /// Closes every fd above stderr except those in `keep`.
 ///
 /// The cost follows the number of open fds, never RLIMIT_NOFILE: one
-/// `close_range` per gap between kept fds, or the `/proc/self/fd` listing on
-/// kernels older than 5.9.
+/// `close_range` per gap between kept fds, or the `/proc/self/fd` listing
+/// where `close_range` is missing or forbidden.
 pub(crate) fn close_inherited(keep: &[RawFd]) -> Result<(), Errno> {
     let mut keep = keep.to_vec();
     keep.sort_unstable();
-    match close_ranges_around(&keep) {
-        Err(Errno::ENOSYS) => close_listed_except(&keep),
-        other => other,
-    }
+    // ENOSYS before Linux 5.9; EPERM where a seccomp filter predates the call.
+    close_ranges_around(&keep).or_else(|_| close_listed_except(&keep))
 }
 
 fn close_ranges_around(keep: &[RawFd]) -> Result<(), Errno> {
@@ -93,4 +91,20 @@ fn close_listed_except(keep: &[RawFd]) -> Result<(), Errno> {
 
 fn io_errno(e: std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(0))
+}
+
+/// Opens /dev/null on each of fds 0, 1 and 2 that is closed, as a host
+/// process may leave them: otherwise the pidfile or the report pipe would
+/// take one of those numbers and be overwritten by the stdio redirection.
+pub(crate) fn fill_stdio() -> Result<(), Errno> {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only asks whether the number is an open fd.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags == -1 && Errno::last() == Errno::EBADF {
+            // The lowest free number is `fd` itself, so leak it there.
+            let null = open("/dev/null", OFlag::O_RDWR, Mode::empty())?;
+            std::mem::forget(null);
+        }
+    }
+    Ok(())
 }

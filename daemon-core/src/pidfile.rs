@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{fstat, lstat, stat, Mode, SFlag};
+use nix::sys::stat::{fchmod, fstat, lstat, stat, Mode, SFlag};
 use nix::unistd::{ftruncate, unlink, Pid};
 
 use crate::Error;
@@ -63,6 +63,8 @@ impl Pidfile {
             // open and our lock: then we locked an orphan inode, so start over.
             if refers_to(&file, path) {
                 ftruncate(&file, 0).map_err(fail)?;
+                // 0644 whatever the launcher's umask: supervisors read it.
+                fchmod(&file, Mode::from_bits_truncate(0o644)).map_err(fail)?;
                 return Ok(Pidfile {
                     path: path.to_owned(),
                     file,

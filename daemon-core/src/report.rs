@@ -91,7 +91,8 @@ fn encode_failure(error: &Error) -> Vec<u8> {
         Error::Setgid { gid, source } => (12, *source, *gid, None),
         Error::Setuid { uid, source } => (13, *source, *uid, None),
         Error::RegainedRoot { uid } => (14, none, *uid, None),
-        _ => unreachable!("{error:?} is raised in the launcher, before the fork"),
+        // Raised in the launcher, before the fork; never panic in the child.
+        _ => (u8::MAX, none, 0, None),
     };
     let mut payload = vec![step];
     payload.extend_from_slice(&(errno as i32).to_le_bytes());

@@ -7,11 +7,14 @@ use crate::Error;
 
 /// Resets every handler to its default and unblocks every signal.
 ///
-/// SIGPIPE keeps the disposition the Rust runtime gave it (ignored), so a
-/// write to a closed socket returns `EPIPE` instead of killing the server.
+/// Three signals keep what the Rust runtime set before main: SIGPIPE stays
+/// ignored, so a write to a closed socket returns `EPIPE` instead of killing
+/// the server, and SIGSEGV and SIGBUS keep the handlers that turn a stack
+/// overflow into a message.
 pub(crate) fn reset() -> Result<(), Error> {
     for signal in 1..=libc::SIGRTMAX() {
-        if matches!(signal, libc::SIGKILL | libc::SIGSTOP | libc::SIGPIPE) {
+        let kept = [libc::SIGPIPE, libc::SIGSEGV, libc::SIGBUS];
+        if matches!(signal, libc::SIGKILL | libc::SIGSTOP) || kept.contains(&signal) {
             continue;
         }
         // SAFETY: SIG_DFL installs no handler code. Numbers the C library

@@ -13,7 +13,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::unistd::{Pid, User};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 
 /// Long enough for a loaded CI machine; a launch that takes this long is a hang.
 const LAUNCH_LIMIT: Duration = Duration::from_secs(30);
@@ -55,13 +57,31 @@ impl Sandbox {
 
     /// A command for an example or fixture, run from the sandbox, carrying the token.
     pub fn command(&self, binary: &str) -> Command {
-        let mut command = Command::new(example(binary));
+        self.command_for(example(binary))
+    }
+
+    /// A command for any program, run from the sandbox, carrying the token.
+    pub fn command_for(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new(program);
         command
             .current_dir(self.dir.path())
             .env(TOKEN_VAR, &self.token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        command
+    }
+
+    /// A command for a copy of an example or fixture that `user` may run: the
+    /// build tree may sit where only root can reach, the sandbox may not.
+    pub fn command_as(&self, binary: &str, user: &User) -> Command {
+        fs::set_permissions(self.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let copy = self.path(binary);
+        if !copy.exists() {
+            fs::copy(example(binary), &copy).unwrap();
+        }
+        let mut command = self.command_for(copy);
+        command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
         command
     }
 
@@ -325,4 +345,31 @@ pub fn assert_failed_cleanly(sandbox: &Sandbox, launch: &Launch, line: &str, pid
         sandbox.processes()
     );
     assert!(!pidfile.exists(), "stray pidfile {}", pidfile.display());
+}
+
+/// Whether the tests run as root; the root-only ones say so when they skip.
+pub fn is_root(test: &str) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        eprintln!("skipped {test}: it needs root");
+    }
+    root
+}
+
+/// The unprivileged account the tests switch to.
+pub fn nobody() -> User {
+    User::from_name("nobody")
+        .expect("passwd")
+        .expect("a user named nobody")
+}
+
+/// Waits for a pidfile that holds a whole line.
+pub fn wait_for_pidfile(pidfile: &Path) -> i32 {
+    assert!(
+        wait_until(EXIT, || fs::read_to_string(pidfile)
+            .is_ok_and(|t| t.ends_with('\n'))),
+        "no pid in {}",
+        pidfile.display()
+    );
+    pid_in(pidfile)
 }
