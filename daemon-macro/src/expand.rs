@@ -2,7 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::{Error, Expr, ExprLit, Ident, ItemFn, Lit};
+use syn::{Error, Ident, ItemFn, Lit};
 
 use crate::args::{self, combine, Key};
 use crate::{fallback, valid};
@@ -48,15 +48,7 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
             }
             Key::ReadyTimeout => quote!(#krate::__private::seconds((#value) as f64)),
             // An untyped integer literal would default to i32; ids are u32.
-            Key::User | Key::Group
-                if matches!(
-                    value,
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Int(_),
-                        ..
-                    })
-                ) =>
-            {
+            Key::User | Key::Group if matches!(valid::literal(value), Some(Lit::Int(_))) => {
                 quote!(#krate::__private::Account::Id(#value))
             }
             _ => quote!(#value),

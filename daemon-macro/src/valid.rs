@@ -13,7 +13,7 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
         Key::KeepFds => return keep_fds(&arg.value),
         _ => {}
     }
-    let Expr::Lit(ExprLit { lit, .. }) = &arg.value else {
+    let Some(lit) = literal(&arg.value) else {
         return Ok(());
     };
     let name = arg.key.name();
@@ -70,17 +70,33 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
     }
 }
 
+/// The literal in `value`, through parentheses and the invisible groups
+/// that `macro_rules!` wraps around an `$e:expr`.
+pub(crate) fn literal(value: &Expr) -> Option<&Lit> {
+    match peel(value) {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        _ => None,
+    }
+}
+
+fn peel(mut value: &Expr) -> &Expr {
+    loop {
+        value = match value {
+            Expr::Paren(inner) => &inner.expr,
+            Expr::Group(inner) => &inner.expr,
+            _ => return value,
+        }
+    }
+}
+
 /// Literal fds in a `keep_fds = [..]` list must be above stderr: 0, 1 and 2
 /// are always redirected.
 fn keep_fds(value: &Expr) -> Result<(), Error> {
-    let Expr::Array(array) = value else {
+    let Expr::Array(array) = peel(value) else {
         return Ok(());
     };
     for element in &array.elems {
-        if let Expr::Lit(ExprLit {
-            lit: Lit::Int(fd), ..
-        }) = element
-        {
+        if let Some(Lit::Int(fd)) = literal(element) {
             if fd.base10_parse::<i32>().map_or(true, |fd| fd < 3) {
                 return Err(Error::new_spanned(
                     fd,
@@ -96,11 +112,7 @@ fn keep_fds(value: &Expr) -> Result<(), Error> {
 /// The readiness of `ready = "start"` or `ready = "notify"`, the only option
 /// that must be a literal: it decides what the launcher waits for.
 pub(crate) fn readiness(arg: &Arg) -> Result<Ident, Error> {
-    if let Expr::Lit(ExprLit {
-        lit: Lit::Str(mode),
-        ..
-    }) = &arg.value
-    {
+    if let Some(Lit::Str(mode)) = literal(&arg.value) {
         match mode.value().as_str() {
             "start" => return Ok(Ident::new("Start", mode.span())),
             "notify" => return Ok(Ident::new("Notify", mode.span())),
@@ -115,15 +127,12 @@ pub(crate) fn readiness(arg: &Arg) -> Result<Ident, Error> {
 
 /// The path of the `crate = "..."` option.
 pub(crate) fn krate(arg: &Arg) -> Result<Path, Error> {
-    match &arg.value {
-        Expr::Lit(ExprLit {
-            lit: Lit::Str(path),
-            ..
-        }) => path
+    match literal(&arg.value) {
+        Some(Lit::Str(path)) => path
             .parse()
             .map_err(|_| Error::new_spanned(path, format!("`{}` is not a path", path.value()))),
-        other => Err(Error::new_spanned(
-            other,
+        _ => Err(Error::new_spanned(
+            &arg.value,
             "crate takes a path in a string, such as `crate = \"::daemonic\"`",
         )),
     }
@@ -154,11 +163,32 @@ pub(crate) fn main_shape(func: &ItemFn) -> Result<(), Error> {
             ),
         );
     }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+    // `Generics` prints without its where clause, so span that separately.
+    if !sig.generics.params.is_empty() {
         combine(
             &mut errors,
             Error::new_spanned(&sig.generics, "`fn main` cannot be generic"),
         );
+    } else if let Some(where_clause) = &sig.generics.where_clause {
+        combine(
+            &mut errors,
+            Error::new_spanned(where_clause, "`fn main` cannot have a where clause"),
+        );
+    }
+    let qualifiers = [
+        sig.constness
+            .as_ref()
+            .map(|t| Error::new_spanned(t, "`fn main` cannot be const")),
+        match &sig.safety {
+            syn::Safety::Default => None,
+            other => Some(Error::new_spanned(other, "`fn main` cannot be unsafe")),
+        },
+        sig.abi
+            .as_ref()
+            .map(|abi| Error::new_spanned(abi, "`fn main` cannot be extern")),
+    ];
+    for error in qualifiers.into_iter().flatten() {
+        combine(&mut errors, error);
     }
     if let Some(asyncness) = &sig.asyncness {
         // The runtime attribute must be below this one, so that it wraps only

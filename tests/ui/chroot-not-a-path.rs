@@ -1,0 +1,2 @@
+#[daemonic::daemon(chroot = true)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonic::daemon(user = "nobody", group = "")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonic::daemon]
+unsafe fn main() {}

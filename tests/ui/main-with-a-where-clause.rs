@@ -1,0 +1,6 @@
+#[daemonic::daemon]
+fn main()
+where
+    u8: Copy,
+{
+}

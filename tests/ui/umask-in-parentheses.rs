@@ -1,0 +1,2 @@
+#[daemonic::daemon(umask = (0o7777))]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonic::daemon(user = 1.5)]
+fn main() {}
