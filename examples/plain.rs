@@ -1,5 +1,5 @@
 //! A plain daemon: it detaches, logs to a file, and stops cleanly on SIGTERM,
-//! which removes its pidfile.
+//! which removes its pidfile. Its launcher exits once it is ready for that.
 //!
 //! ```sh
 //! cargo run --example plain
@@ -17,6 +17,7 @@ fn setting(name: &str, default: &str) -> String {
 }
 
 #[daemonic::daemon(
+    ready = "notify",
     umask = 0o027,
     workdir = setting("APP_WORKDIR", "/"),
     pidfile = setting("APP_PIDFILE", "/tmp/daemonic-plain.pid"),
@@ -31,6 +32,8 @@ fn main() {
     stop.thread_block().expect("block SIGTERM and SIGINT");
 
     println!("started, pid {}", std::process::id());
+    // Ready once SIGTERM would stop it cleanly: only now does the launcher exit.
+    daemonic::ready();
     eprintln!("stderr goes to the log too");
     let signal = stop.wait().expect("wait for a signal");
     println!("{signal} received, stopping");

@@ -9,35 +9,71 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::path::PathBuf;
 
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+
+use nix::libc;
 use nix::unistd::getsid;
 use support::{
-    alive, assert_failed_cleanly, cwd, daemon_pid, fds, os, pid_in, stat, stop, threads, umask,
-    wait_until, Sandbox, EXIT,
+    alive, assert_failed_cleanly, cwd, daemon_pid, fds, on_terminal, os, pid_in,
+    raise_nofile_limit, signal_mask, stat, stop, stop_now, threads, umask, wait_for_pidfile,
+    wait_until, Running, Sandbox, EXIT,
 };
 
+/// SIGTERM as a bit of `/proc/<pid>/status`'s signal masks: the fixtures
+/// block it to wait for it.
+const SIGTERM_BIT: u64 = 1 << (libc::SIGTERM - 1);
+const SIGPIPE_BIT: u64 = 1 << (libc::SIGPIPE - 1);
+
+/// A `fixture-quiet` started the way a careless shell would start it, with
+/// everything a daemon must shed: a controlling terminal, fds inherited up to
+/// the top of RLIMIT_NOFILE, SIGUSR1 blocked and SIGHUP ignored.
+fn start_from_a_terminal(sandbox: &Sandbox, env: &[(&str, &OsStr)]) -> (Running, File, Vec<i32>) {
+    let top = raise_nofile_limit() as i32 - 1;
+    let inherited = vec![4, 7, 1000.min(top - 1), top];
+    let mut command = sandbox.command("fixture-quiet");
+    command.envs(env.iter().copied());
+    let master = on_terminal(&mut command);
+    let fds = inherited.clone();
+    // SAFETY: open, dup2, sigprocmask and signal are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+            for &fd in &fds {
+                if libc::dup2(null, fd) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            let mut usr1: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut usr1);
+            libc::sigaddset(&mut usr1, libc::SIGUSR1);
+            libc::sigprocmask(libc::SIG_BLOCK, &usr1, std::ptr::null_mut());
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    (Running::spawn(command), master, inherited)
+}
+
 #[test]
-fn daemon_has_its_own_session_no_tty_and_the_asked_cwd_umask_and_fds() {
+fn daemon_sheds_the_terminal_session_fds_and_signal_state_it_was_started_with() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("quiet.pid");
     let workdir = sandbox.path("work");
     fs::create_dir(&workdir).unwrap();
-    let launch = sandbox.launch(
-        "fixture-quiet",
-        &[("APP_PIDFILE", os(&pidfile)), ("APP_WORKDIR", os(&workdir))],
-    );
+    let env = [("APP_PIDFILE", os(&pidfile)), ("APP_WORKDIR", os(&workdir))];
+    let (launcher, _master, _) = start_from_a_terminal(&sandbox, &env);
+    let launch = launcher.wait();
     let pid = daemon_pid(&launch, &pidfile);
 
     let daemon = stat(pid);
-    let own_session = getsid(None).unwrap().as_raw();
-    assert_ne!(daemon.session, pid, "the daemon leads its session");
+    // The launcher led its own session, on the terminal.
     assert_ne!(
         daemon.session, launch.pid,
         "the daemon is in the launcher's session"
     );
-    assert_ne!(
-        daemon.session, own_session,
-        "the daemon is in the test's session"
-    );
+    assert_ne!(daemon.session, getsid(None).unwrap().as_raw());
+    assert_ne!(daemon.session, pid, "the daemon leads its session");
     assert_ne!(daemon.pgrp, pid, "the daemon leads a process group");
     assert_ne!(
         daemon.ppid, launch.pid,
@@ -49,17 +85,57 @@ fn daemon_has_its_own_session_no_tty_and_the_asked_cwd_umask_and_fds() {
     assert_eq!(threads(pid), 1);
 
     let null = PathBuf::from("/dev/null");
-    let open = fds(pid);
-    let expected = [(0, null.clone()), (1, null.clone()), (2, null)];
-    let (stdio, others): (Vec<_>, Vec<_>) = open.into_iter().partition(|(fd, _)| *fd <= 2);
-    assert_eq!(stdio, expected);
+    let (stdio, others): (Vec<_>, Vec<_>) = fds(pid).into_iter().partition(|(fd, _)| *fd <= 2);
+    assert_eq!(stdio, [(0, null.clone()), (1, null.clone()), (2, null)]);
     assert_eq!(
         others.iter().map(|(_, target)| target).collect::<Vec<_>>(),
         [&pidfile],
         "only the pidfile may stay open beside stdio"
     );
-
+    // The fixture blocks SIGTERM itself, outside sigsuspend.
+    assert_eq!(
+        signal_mask(pid, "SigBlk") & !SIGTERM_BIT,
+        0,
+        "SIGUSR1 is still blocked"
+    );
+    // Signals 32 and 33 belong to the C library, which keeps their disposition.
+    let standard = (1u64 << 31) - 1;
+    assert_eq!(
+        signal_mask(pid, "SigIgn") & standard,
+        SIGPIPE_BIT,
+        "SIGHUP is still ignored"
+    );
     stop(pid, &pidfile);
+}
+
+#[test]
+fn in_the_foreground_the_same_start_keeps_all_of_it() {
+    // The control of the test above: the same start, with the detach
+    // switched off, shows each thing the daemon must shed.
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("quiet.pid");
+    let env = [
+        ("APP_PIDFILE", os(&pidfile)),
+        ("DAEMONIC_FOREGROUND", OsStr::new("1")),
+    ];
+    let (process, _master, inherited) = start_from_a_terminal(&sandbox, &env);
+    assert_eq!(wait_for_pidfile(&pidfile), process.pid);
+    let own = stat(process.pid);
+    assert_eq!(own.session, process.pid);
+    assert_ne!(own.tty_nr, 0);
+    let open = fds(process.pid);
+    for fd in inherited {
+        assert!(
+            open.contains_key(&fd),
+            "fd {fd} was not inherited: {open:?}"
+        );
+    }
+    let sigusr1 = 1 << (libc::SIGUSR1 - 1);
+    assert_eq!(signal_mask(process.pid, "SigBlk") & sigusr1, sigusr1);
+    let sighup = 1 << (libc::SIGHUP - 1);
+    assert_eq!(signal_mask(process.pid, "SigIgn") & sighup, sighup);
+    stop(process.pid, &pidfile);
+    assert!(process.wait().status.success());
 }
 
 #[test]
@@ -72,16 +148,22 @@ fn log_files_receive_stdout_and_stderr() {
         &[("APP_PIDFILE", os(&pidfile)), ("APP_LOG", os(&log))],
     );
     let pid = daemon_pid(&launch, &pidfile);
-    let open = fds(pid);
-    assert_eq!(open[&0], PathBuf::from("/dev/null"));
-    assert_eq!(open[&1], log);
-    assert_eq!(open[&2], log);
+    let open: Vec<_> = fds(pid).into_iter().collect();
+    assert_eq!(
+        open,
+        [
+            (0, PathBuf::from("/dev/null")),
+            (1, log.clone()),
+            (2, log.clone()),
+            (3, pidfile.clone())
+        ]
+    );
     assert_eq!(cwd(pid), PathBuf::from("/"));
     assert!(wait_until(EXIT, || {
         let text = fs::read_to_string(&log).unwrap_or_default();
         text.contains(&format!("started, pid {pid}\n")) && text.contains("stderr goes to the log")
     }));
-    stop(pid, &pidfile);
+    stop_now(pid, &pidfile);
     assert!(fs::read_to_string(&log)
         .unwrap()
         .ends_with("SIGTERM received, stopping\n"));
@@ -148,6 +230,21 @@ fn relative_paths_resolve_against_the_launchers_directory() {
     assert_eq!(cwd(pid), launch_dir.join("work"));
     assert_eq!(fds(pid).get(&3), Some(&pidfile));
     stop(pid, &pidfile);
+
+    // Log files too, while the daemon runs in / rather than beside them.
+    let launch = sandbox.launch_in(
+        &launch_dir,
+        "plain",
+        &[
+            ("APP_PIDFILE", OsStr::new("plain.pid")),
+            ("APP_LOG", OsStr::new("plain.log")),
+        ],
+    );
+    let pidfile = launch_dir.join("plain.pid");
+    let pid = daemon_pid(&launch, &pidfile);
+    assert_eq!(cwd(pid), PathBuf::from("/"));
+    assert_eq!(fds(pid).get(&1), Some(&launch_dir.join("plain.log")));
+    stop_now(pid, &pidfile);
 }
 
 #[test]

@@ -12,8 +12,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{open, OFlag};
+use nix::libc;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::{Pid, User};
+use nix::sys::stat::Mode;
+use nix::unistd::{setsid, Pid, User};
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::fd::{FromRawFd, IntoRawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 
@@ -136,13 +145,18 @@ impl Running {
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
-        let mut stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
+        // On a terminal there is no pipe: the output is the master's to read.
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
         Running {
             pid: child.id() as i32,
             child,
-            stdout: thread::spawn(move || read_all(&mut stdout)),
-            stderr: thread::spawn(move || read_all(&mut stderr)),
+            stdout: thread::spawn(move || {
+                stdout.map(|mut out| read_all(&mut out)).unwrap_or_default()
+            }),
+            stderr: thread::spawn(move || {
+                stderr.map(|mut err| read_all(&mut err)).unwrap_or_default()
+            }),
         }
     }
 
@@ -322,8 +336,21 @@ pub fn daemon_pid(launch: &Launch, pidfile: &Path) -> i32 {
     pid_in(pidfile)
 }
 
-/// Stops a daemon with SIGTERM; it returns from main, which removes the pidfile.
+/// Stops a fixture with SIGTERM, once its handler is in place; it returns
+/// from main, which removes the pidfile.
 pub fn stop(pid: i32, pidfile: &Path) {
+    // Before main installs its handler, SIGTERM would kill the process
+    // outright, with no return from main.
+    let sigterm = 1 << (libc::SIGTERM - 1);
+    assert!(
+        wait_until(EXIT, || signal_mask(pid, "SigCgt") & sigterm != 0),
+        "{pid} never got ready for SIGTERM"
+    );
+    stop_now(pid, pidfile);
+}
+
+/// Stops a daemon known to be waiting for SIGTERM already.
+pub fn stop_now(pid: i32, pidfile: &Path) {
     terminate(pid);
     assert!(
         wait_until(EXIT, || !alive(pid)),
@@ -372,4 +399,73 @@ pub fn wait_for_pidfile(pidfile: &Path) -> i32 {
         pidfile.display()
     );
     pid_in(pidfile)
+}
+
+/// Gives `command` a controlling terminal, as a shell in a terminal window
+/// has: a new pty as its stdio, and a session of its own whose terminal that
+/// pty is. Returns the master side; dropping it hangs the terminal up.
+pub fn on_terminal(command: &mut Command) -> File {
+    // Both ends close-on-exec from the start: a copy leaked into a process
+    // that another test spawns meanwhile would keep the terminal from hanging up.
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).expect("openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let slave_path = ptsname_r(&master).expect("ptsname");
+    let slave = open(
+        slave_path.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .expect("open the pty slave");
+    let stdio = || Stdio::from(slave.try_clone().expect("dup the pty slave"));
+    command.stdin(stdio()).stdout(stdio()).stderr(stdio());
+    // SAFETY: setsid and ioctl are async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            setsid()?;
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // SAFETY: the PtyMaster's fd is moved into the File, which owns it from here.
+    unsafe { File::from_raw_fd(master.into_raw_fd()) }
+}
+
+/// Reads what the terminal shows until `done` holds for it, or panics.
+pub fn read_terminal_until(master: &mut File, mut done: impl FnMut(&str) -> bool) -> String {
+    let mut screen = String::new();
+    let deadline = Instant::now() + EXIT;
+    while !done(&screen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "the terminal never showed it; it shows {screen:?}"
+        );
+        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap();
+        if poll(&mut fds, timeout).expect("poll the pty") == 0 {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => panic!("the terminal closed; it showed {screen:?}"),
+            Ok(len) => screen.push_str(&String::from_utf8_lossy(&buf[..len])),
+        }
+    }
+    screen
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard one, for this process and the
+/// processes it starts, and returns it.
+pub fn raise_nofile_limit() -> u64 {
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
+    hard
+}
+
+/// A signal mask of `/proc/<pid>/status`: `SigBlk`, `SigIgn` or `SigCgt`.
+pub fn signal_mask(pid: i32, name: &str) -> u64 {
+    u64::from_str_radix(&status_field(pid, name), 16).expect("hex signal mask")
 }
