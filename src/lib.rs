@@ -35,6 +35,10 @@
 //! | `ready` | `"start"` or `"notify"`, a literal | `"start"` |
 //! | `ready_timeout` | seconds, any number type | `90` |
 //! | `enable` | `bool` | `true` |
+//! | `user` | a name or a uid ([`Account`]); needs root | unchanged |
+//! | `group` | a name or a gid | the user's primary group |
+//! | `chroot` | a path, entered before `workdir` | none |
+//! | `keep_fds` | `impl IntoIterator<Item = RawFd>`, each above 2 | none |
 //! | `crate` | a path in a string | `"::daemonic"` |
 //!
 //! Relative paths are resolved against the launcher's working directory.
