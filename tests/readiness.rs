@@ -238,3 +238,19 @@ fn under_systemd_notify_it_does_not_fork_and_notifies() {
     // Not redirected: the server's own println reaches systemd's journal.
     assert_eq!(exit.stdout, format!("addr: {addr}\n"));
 }
+
+#[test]
+fn a_negative_ready_timeout_at_run_time_fails_before_forking() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch(
+        "fixture-notify",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_BEHAVIOUR", "hang".as_ref()),
+            ("APP_READY_TIMEOUT", "-1".as_ref()),
+        ],
+    );
+    let line = "ready_timeout -1: not a number of seconds";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
