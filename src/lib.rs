@@ -66,7 +66,7 @@
 #![deny(missing_docs)]
 
 pub use daemonic_core::{
-    ready, status, Account, Daemon, Detached, Error, Readiness, DEFAULT_READY_TIMEOUT,
+    ready, reopen_logs, status, Account, Daemon, Detached, Error, Readiness, DEFAULT_READY_TIMEOUT,
     DEFAULT_UMASK, FOREGROUND_ENV,
 };
 pub use daemonic_macro::daemon;

@@ -254,3 +254,25 @@ fn a_negative_ready_timeout_at_run_time_fails_before_forking() {
     let line = "ready_timeout -1: not a number of seconds";
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
 }
+
+#[test]
+fn the_clap_example_detaches_with_its_daemon_flag_only() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("clap.pid");
+    let mut command = sandbox.command("clap_flag");
+    command.args(["--daemon", "--pidfile"]).arg(&pidfile);
+    let launch = Running::spawn(command).wait();
+    let pid = daemon_pid(&launch, &pidfile);
+    assert_ne!(pid, launch.pid);
+    assert_ne!(stat(pid).session, getsid(None).unwrap().as_raw());
+    // ready() came after SIGTERM was blocked, so it is safe to send now.
+    support::stop_now(pid, &pidfile);
+
+    let mut command = sandbox.command("clap_flag");
+    command.arg("--pidfile").arg(&pidfile);
+    let foreground = Running::spawn(command);
+    assert_eq!(support::wait_for_pidfile(&pidfile), foreground.pid);
+    assert_eq!(stat(foreground.pid).session, getsid(None).unwrap().as_raw());
+    kill(Pid::from_raw(foreground.pid), Signal::SIGTERM).unwrap();
+    let _ = foreground.wait();
+}

@@ -16,7 +16,7 @@ use nix::unistd::{chdir, chroot, fork, getpid, pipe2, setsid, ForkResult};
 use crate::pidfile::Pidfile;
 use crate::privileges::{self, Account, Credentials};
 use crate::report::Report;
-use crate::{fds, launcher, link, signals, threads, Error};
+use crate::{fds, launcher, link, logs, signals, threads, Error};
 
 /// The umask a daemon gets when none is given: group and others may read, not write.
 pub const DEFAULT_UMASK: u32 = 0o022;
@@ -374,6 +374,7 @@ impl Plan {
         // Log files and /dev/null are opened before the chroot, from the
         // host's tree, which the new root usually lacks.
         fds::redirect_stdio(self.stdout.as_deref(), self.stderr.as_deref())?;
+        logs::remember(self.stdout.clone(), self.stderr.clone());
         if let Some(root) = &self.chroot {
             chroot(root).map_err(|source| Error::Chroot {
                 path: root.clone(),

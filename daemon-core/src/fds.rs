@@ -38,7 +38,7 @@ pub(crate) fn redirect_stdio(stdout: Option<&Path>, stderr: Option<&Path>) -> Re
 }
 
 /// Log files are appended to, so that several runs and `logrotate` share them.
-fn open_log(path: &Path) -> Result<OwnedFd, Errno> {
+pub(crate) fn open_log(path: &Path) -> Result<OwnedFd, Errno> {
     let flags = OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_CLOEXEC;
     open(path, flags, Mode::from_bits_truncate(0o666))
 }

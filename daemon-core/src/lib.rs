@@ -15,6 +15,7 @@ mod error;
 mod fds;
 mod launcher;
 mod link;
+mod logs;
 mod pidfile;
 mod privileges;
 mod report;
@@ -26,4 +27,5 @@ pub use daemon::{
 };
 pub use error::Error;
 pub use link::{ready, status};
+pub use logs::reopen_logs;
 pub use privileges::Account;

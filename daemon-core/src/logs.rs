@@ -1,0 +1,49 @@
+//! Log files that logrotate can move: [`reopen_logs`] opens the `stdout` and
+//! `stderr` paths again, in place.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+
+use nix::unistd::{dup2_stderr, dup2_stdout};
+
+use crate::{fds, Error};
+
+/// The log paths the daemon's stdout and stderr were opened from.
+static LOGS: Mutex<(Option<PathBuf>, Option<PathBuf>)> = Mutex::new((None, None));
+
+pub(crate) fn remember(stdout: Option<PathBuf>, stderr: Option<PathBuf>) {
+    *LOGS.lock().unwrap_or_else(PoisonError::into_inner) = (stdout, stderr);
+}
+
+/// Opens the `stdout` and `stderr` log files again, at their paths, and puts
+/// them on fds 1 and 2: after logrotate renamed a log, the next line lands in a
+/// new file at the old path.
+///
+/// Call it on SIGHUP: the daemon has no terminal, so SIGHUP is free to mean
+/// "reload", as it does for nginx and sshd. It does nothing for a stream on
+/// /dev/null, and nothing in the foreground. With `chroot`, a path is looked
+/// up inside the new root.
+pub fn reopen_logs() -> Result<(), Error> {
+    let logs = LOGS.lock().unwrap_or_else(PoisonError::into_inner);
+    let (stdout, stderr) = &*logs;
+    // What Rust still buffers belongs to the old file.
+    let _ = std::io::stdout().flush();
+    if let Some(path) = stdout {
+        let fail = |source| Error::Stdout {
+            path: path.clone(),
+            source,
+        };
+        let file = fds::open_log(path).map_err(fail)?;
+        dup2_stdout(&file).map_err(fail)?;
+    }
+    if let Some(path) = stderr {
+        let fail = |source| Error::Stderr {
+            path: path.clone(),
+            source,
+        };
+        let file = fds::open_log(path).map_err(fail)?;
+        dup2_stderr(&file).map_err(fail)?;
+    }
+    Ok(())
+}
