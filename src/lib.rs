@@ -66,8 +66,8 @@
 #![deny(missing_docs)]
 
 pub use daemonic_core::{
-    ready, reopen_logs, status, Account, Daemon, Detached, Error, Readiness, DEFAULT_READY_TIMEOUT,
-    DEFAULT_UMASK, FOREGROUND_ENV,
+    close_fds_except, ready, reopen_logs, status, Account, Daemon, Detached, Error, Readiness,
+    DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
 };
 pub use daemonic_macro::daemon;
 

@@ -363,13 +363,15 @@ impl Plan {
         // SAFETY: still single-threaded, as in the first fork.
         match unsafe { fork() }.map_err(Error::Fork)? {
             // The session leader leaves, so the daemon can never acquire a
-            // controlling terminal. SAFETY: see the failure path of `start`.
-            ForkResult::Parent { .. } => unsafe { libc::_exit(0) },
+            // controlling terminal. It reports the daemon's pid first, for
+            // the launcher to wait for or to stop. SAFETY: see the failure
+            // path of `start`.
+            ForkResult::Parent { child } => unsafe {
+                let _ = Report::Pid(child.as_raw()).write_to(report);
+                libc::_exit(0)
+            },
             ForkResult::Child => {}
         }
-        Report::Pid(getpid().as_raw())
-            .write_to(report)
-            .map_err(|e| Error::Pipe(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
         umask(self.umask);
         // Log files and /dev/null are opened before the chroot, from the
         // host's tree, which the new root usually lacks.
@@ -388,7 +390,9 @@ impl Plan {
         let mut keep = self.keep_fds.clone();
         keep.push(report.as_raw_fd());
         keep.extend(pidfile.map(Pidfile::raw_fd));
-        fds::close_inherited(&keep).map_err(Error::CloseFds)?;
+        // SAFETY: this is the fresh daemon; the Rust objects that own fds,
+        // `report` and `pidfile`, are kept.
+        unsafe { fds::close_fds_except(&keep) }.map_err(Error::CloseFds)?;
         signals::reset()?;
         // Written while still privileged: the pidfile is root's when root started us.
         if let Some(pidfile) = pidfile {

@@ -43,12 +43,19 @@ pub(crate) fn open_log(path: &Path) -> Result<OwnedFd, Errno> {
     open(path, flags, Mode::from_bits_truncate(0o666))
 }
 
-/// Closes every fd above stderr except those in `keep`.
+/// Closes every file descriptor above stderr except those in `keep`: the
+/// detach's fd-closing step, public so that it can be measured alone.
 ///
 /// The cost follows the number of open fds, never RLIMIT_NOFILE: one
 /// `close_range` per gap between kept fds, or the `/proc/self/fd` listing
 /// where `close_range` is missing or forbidden.
-pub(crate) fn close_inherited(keep: &[RawFd]) -> Result<(), Errno> {
+///
+/// # Safety
+///
+/// It closes fds that Rust objects may still own, which would then close or
+/// use numbers that mean something else. Call it only where nothing else uses
+/// them any more, as in a freshly forked child.
+pub unsafe fn close_fds_except(keep: &[RawFd]) -> Result<(), Errno> {
     let mut keep = keep.to_vec();
     keep.sort_unstable();
     // ENOSYS before Linux 5.9; EPERM where a seccomp filter predates the call.

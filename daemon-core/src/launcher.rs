@@ -23,13 +23,18 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 ///
 /// The launcher is a child subreaper (set before the first fork), so the
 /// daemon becomes its child when the intermediate process exits: the launcher
-/// can then read the exit status of a daemon that dies, and stop one that is late.
+/// can then read the exit status of a daemon that dies, and stop one that is
+/// late. Reaping the intermediate first also makes sure of that hand-over.
 pub(crate) fn await_ready(
     pipe: File,
     intermediate: Pid,
     timeout: Option<Duration>,
 ) -> Result<(), Error> {
     let deadline = timeout.map(|timeout| Instant::now() + timeout);
+    // The intermediate process sends the daemon's pid, or its own failure,
+    // and exits right after the second fork: wait for that first, so that
+    // this process does not wake up while the daemon is still busy.
+    while let Err(Errno::EINTR) = waitpid(intermediate, None) {}
     let mut daemon = None;
     let mut panic = None;
     let outcome = loop {
@@ -48,9 +53,6 @@ pub(crate) fn await_ready(
             None => break Err(Error::Vanished),
         }
     };
-    // The intermediate exits right after the second fork. Reaping it first
-    // also makes sure the daemon has been handed to this process.
-    while let Err(Errno::EINTR) = waitpid(intermediate, None) {}
     match (outcome, daemon) {
         (Err(Error::Vanished), Some(daemon)) => Err(death(daemon, panic)),
         (outcome, _) => outcome,

@@ -26,6 +26,7 @@ pub use daemon::{
     Daemon, Detached, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
 };
 pub use error::Error;
+pub use fds::close_fds_except;
 pub use link::{ready, status};
 pub use logs::reopen_logs;
 pub use privileges::Account;
