@@ -77,12 +77,15 @@ pub mod __private {
     pub use daemonic_core::{Account, Daemon, Readiness};
 
     /// `ready_timeout`'s seconds, or the launcher's one line when they are
-    /// not a duration (negative, NaN or infinite).
+    /// not a duration above zero (zero, negative, NaN or infinite).
     pub fn seconds(seconds: f64) -> std::time::Duration {
-        std::time::Duration::try_from_secs_f64(seconds).unwrap_or_else(|_| {
-            eprintln!("daemonic: ready_timeout {seconds}: not a number of seconds");
-            std::process::exit(1)
-        })
+        match std::time::Duration::try_from_secs_f64(seconds) {
+            Ok(duration) if !duration.is_zero() => duration,
+            _ => {
+                eprintln!("daemonic: ready_timeout {seconds}: not a number of seconds above zero");
+                std::process::exit(1)
+            }
+        }
     }
 
     /// Detaches, or ends the launcher with the error's one line.

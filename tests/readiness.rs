@@ -143,6 +143,45 @@ fn ready_timeout_stops_the_daemon_and_fails() {
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
 }
 
+#[test]
+fn a_daemon_that_ignores_sigterm_is_killed_at_the_timeout() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let started = Instant::now();
+    let launch = sandbox.launch(
+        "fixture-notify",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_BEHAVIOUR", "stubborn".as_ref()),
+            ("APP_READY_TIMEOUT", "0.3".as_ref()),
+        ],
+    );
+    let elapsed = started.elapsed();
+    // The timeout, then the two seconds SIGTERM is given, then SIGKILL.
+    assert!(
+        elapsed >= Duration::from_millis(2300) && elapsed < Duration::from_secs(8),
+        "the launcher took {elapsed:?}"
+    );
+    let line = "the daemon was not ready after 0.3s, so it was stopped";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+#[test]
+fn a_timeout_shorter_than_the_detach_still_stops_the_daemon() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch(
+        "fixture-notify",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_BEHAVIOUR", "hang".as_ref()),
+            ("APP_READY_TIMEOUT", "0.000001".as_ref()),
+        ],
+    );
+    let line = "the daemon was not ready after 0.000001s, so it was stopped";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
 /// Starts `fixture-flag`, which must stay in the foreground, and checks that
 /// it is the very process spawned, in the test's session, unchanged.
 fn assert_stays_in_foreground(args: &[&str], env: &[(&str, &str)]) {
@@ -251,7 +290,7 @@ fn a_negative_ready_timeout_at_run_time_fails_before_forking() {
             ("APP_READY_TIMEOUT", "-1".as_ref()),
         ],
     );
-    let line = "ready_timeout -1: not a number of seconds";
+    let line = "ready_timeout -1: not a number of seconds above zero";
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
 }
 

@@ -9,13 +9,15 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
+use nix::libc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::{
     alive, assert_failed_cleanly, cwd, daemon_pid, fds, is_root, nobody, on_terminal, os, pid_in,
-    read_terminal_until, stat, stop, wait_until, Running, Sandbox, EXIT,
+    read_terminal_until, stat, stop, wait_for_pidfile, wait_until, Running, Sandbox, EXIT,
 };
 
 /// The property the whole technique exists for: closing the terminal kills
@@ -168,6 +170,48 @@ fn a_pidfile_in_a_directory_others_may_write_is_refused_unless_sticky() {
 }
 
 #[test]
+fn a_pidfile_that_another_user_owns_is_refused() {
+    if !is_root("a_pidfile_that_another_user_owns_is_refused") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    fs::write(&pidfile, "1\n").unwrap();
+    let nobody = nobody();
+    std::os::unix::fs::chown(&pidfile, Some(nobody.uid.as_raw()), None).unwrap();
+    let launch = sandbox.launch("fixture-quiet", &[("APP_PIDFILE", os(&pidfile))]);
+    assert_eq!(launch.status.code(), Some(1));
+    assert_eq!(
+        launch.stderr,
+        format!(
+            "daemonic: pidfile {}: refused, it belongs to uid {}, not to uid 0 that runs this\n",
+            pidfile.display(),
+            nobody.uid
+        )
+    );
+    assert!(sandbox.wait_all_gone(EXIT));
+    assert_eq!(
+        fs::read_to_string(&pidfile).unwrap(),
+        "1\n",
+        "the refused file was touched"
+    );
+}
+
+#[test]
+fn a_keep_fd_that_is_not_open_fails_in_the_launcher() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_KEEP_FD", OsStr::new("900")),
+        ],
+    );
+    assert_failed_cleanly(&sandbox, &launch, "keep_fds: fd 900 is not open", &pidfile);
+}
+
+#[test]
 fn a_pidfile_directory_that_is_not_writable_fails_cleanly() {
     if !is_root("a_pidfile_directory_that_is_not_writable_fails_cleanly") {
         return;
@@ -218,6 +262,24 @@ fn a_user_change_without_root_is_refused_before_forking() {
     assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
 }
 
+/// Starts `fixture-builder` from a launcher that has supplementary groups of
+/// its own, which the switch must not let through.
+fn launch_with_groups(sandbox: &Sandbox, env: &[(&str, &OsStr)]) -> support::Launch {
+    let mut command = sandbox.command("fixture-builder");
+    command.envs(env.iter().copied());
+    // SAFETY: setgroups is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            let groups: [libc::gid_t; 2] = [4, 20];
+            if libc::setgroups(groups.len(), groups.as_ptr()) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Running::spawn(command).wait()
+}
+
 /// The `Uid:`, `Gid:` and `Groups:` lines of `/proc/<pid>/status`.
 fn credentials(pid: i32) -> (String, String, String) {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -240,8 +302,8 @@ fn a_user_by_name_gets_its_groups_and_cannot_regain_root() {
     }
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
-    let launch = sandbox.launch(
-        "fixture-builder",
+    let launch = launch_with_groups(
+        &sandbox,
         &[
             ("APP_PIDFILE", os(&pidfile)),
             ("APP_USER", OsStr::new("nobody")),
@@ -281,8 +343,8 @@ fn a_bare_uid_clears_the_supplementary_groups() {
     let pidfile = sandbox.path("app.pid");
     let nobody = nobody();
     let uid = nobody.uid.to_string();
-    let launch = sandbox.launch(
-        "fixture-builder",
+    let launch = launch_with_groups(
+        &sandbox,
         &[("APP_PIDFILE", os(&pidfile)), ("APP_UID", OsStr::new(&uid))],
     );
     let pid = daemon_pid(&launch, &pidfile);
@@ -290,6 +352,35 @@ fn a_bare_uid_clears_the_supplementary_groups() {
     assert_eq!(uids, [uid.as_str(); 4].join(" "));
     assert_eq!(gids, vec![nobody.gid.to_string(); 4].join(" "));
     assert_eq!(groups, "", "supplementary groups were kept");
+}
+
+#[test]
+fn in_the_foreground_under_systemd_the_user_still_changes() {
+    if !is_root("in_the_foreground_under_systemd_the_user_still_changes") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let mut command = sandbox.command("fixture-builder");
+    command
+        .env("APP_PIDFILE", &pidfile)
+        .env("APP_USER", "nobody")
+        .env("NOTIFY_SOCKET", sandbox.path("no-listener.sock"));
+    let process = Running::spawn(command);
+    assert_eq!(
+        wait_for_pidfile(&pidfile),
+        process.pid,
+        "it forked under systemd"
+    );
+    let nobody = nobody();
+    let expected = vec![nobody.uid.to_string(); 4].join(" ");
+    assert!(
+        wait_until(EXIT, || credentials(process.pid).0 == expected),
+        "still {:?}",
+        credentials(process.pid)
+    );
+    kill(Pid::from_raw(process.pid), Signal::SIGKILL).unwrap();
+    let _ = process.wait();
 }
 
 #[test]

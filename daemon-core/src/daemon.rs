@@ -258,6 +258,8 @@ impl Daemon {
                 let _ = set_child_subreaper(false);
                 match outcome {
                     Ok(()) => std::process::exit(0),
+                    // A daemon that may still run keeps its pidfile and lock.
+                    Err(error @ Error::ReadyTimeout { stopped: false, .. }) => Err(error),
                     Err(error) => {
                         discard(pidfile);
                         Err(error)
@@ -293,6 +295,9 @@ impl Daemon {
             return Err(Error::Umask { umask: self.umask });
         }
         let credentials = privileges::resolve(self.user.as_ref(), self.group.as_ref())?;
+        for &fd in &self.keep_fds {
+            fds::check_keepable(fd)?;
+        }
         let absolute = |option: &'static str, path: PathBuf| {
             if path.as_os_str().is_empty() {
                 return Err(Error::EmptyPath { option });
@@ -339,10 +344,20 @@ struct Plan {
 }
 
 impl Plan {
-    /// No fork and no change, but the pidfile, locked and written, if one is set.
+    /// No fork, and the session, terminal, cwd, umask, stdio, fds and signals
+    /// left as they are. The pidfile is still locked and written, and the
+    /// `chroot` and the change of user still happen: a daemon configured to
+    /// drop root must not keep it because it runs under systemd or a debugger.
     fn stay_in_foreground(self, systemd: bool) -> Result<Detached, Error> {
+        if let Some(credentials) = &self.credentials {
+            credentials.check_permitted()?;
+        }
         let pidfile = self.pidfile.as_deref().map(Pidfile::lock).transpose()?;
-        if let Some(error) = pidfile.as_ref().and_then(|p| p.write_pid(getpid()).err()) {
+        let confined = pidfile
+            .as_ref()
+            .map_or(Ok(()), |pidfile| pidfile.write_pid(getpid()))
+            .and_then(|()| self.confine());
+        if let Err(error) = confined {
             if let Some(pidfile) = pidfile {
                 pidfile.remove();
             }
@@ -357,7 +372,40 @@ impl Plan {
         Ok(Detached { pidfile })
     }
 
-    /// Runs in the first child; returns only in the daemon, the grandchild.
+    /// In the foreground, the chroot (and the workdir inside it) and the
+    /// change of credentials, as the daemon gets them.
+    fn confine(&self) -> Result<(), Error> {
+        if self.chroot.is_some() {
+            self.enter_chroot()?;
+            self.enter_workdir()?;
+        }
+        self.assume_credentials()
+    }
+
+    fn enter_chroot(&self) -> Result<(), Error> {
+        match &self.chroot {
+            Some(root) => chroot(root).map_err(|source| Error::Chroot {
+                path: root.clone(),
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn enter_workdir(&self) -> Result<(), Error> {
+        chdir(&self.workdir).map_err(|source| Error::Workdir {
+            path: self.workdir.clone(),
+            source,
+        })
+    }
+
+    fn assume_credentials(&self) -> Result<(), Error> {
+        match &self.credentials {
+            Some(credentials) => credentials.assume(),
+            None => Ok(()),
+        }
+    }
+
     fn become_daemon(&self, report: &File, pidfile: Option<&Pidfile>) -> Result<(), Error> {
         setsid().map_err(Error::Setsid)?;
         // SAFETY: still single-threaded, as in the first fork.
@@ -377,16 +425,8 @@ impl Plan {
         // host's tree, which the new root usually lacks.
         fds::redirect_stdio(self.stdout.as_deref(), self.stderr.as_deref())?;
         logs::remember(self.stdout.clone(), self.stderr.clone());
-        if let Some(root) = &self.chroot {
-            chroot(root).map_err(|source| Error::Chroot {
-                path: root.clone(),
-                source,
-            })?;
-        }
-        chdir(&self.workdir).map_err(|source| Error::Workdir {
-            path: self.workdir.clone(),
-            source,
-        })?;
+        self.enter_chroot()?;
+        self.enter_workdir()?;
         let mut keep = self.keep_fds.clone();
         keep.push(report.as_raw_fd());
         keep.extend(pidfile.map(Pidfile::raw_fd));
@@ -398,9 +438,6 @@ impl Plan {
         if let Some(pidfile) = pidfile {
             pidfile.write_pid(getpid())?;
         }
-        if let Some(credentials) = &self.credentials {
-            credentials.assume()?;
-        }
-        Ok(())
+        self.assume_credentials()
     }
 }

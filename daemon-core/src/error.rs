@@ -99,6 +99,13 @@ pub enum Error {
         /// The effective uid the process runs as.
         euid: u32,
     },
+    /// A `keep_fds` entry that cannot be kept.
+    KeepFd {
+        /// The fd.
+        fd: i32,
+        /// Why it cannot be kept.
+        reason: &'static str,
+    },
     /// `chroot` failed.
     Chroot {
         /// The new root, made absolute.
@@ -152,11 +159,16 @@ pub enum Error {
     Killed {
         /// The signal.
         signal: Signal,
+        /// The message of the panic that raised it, if one did (`panic = "abort"`).
+        panic: Option<String>,
     },
-    /// The daemon was not ready in time; the launcher stopped it.
+    /// The daemon was not ready in time, and the launcher stopped it.
     ReadyTimeout {
         /// The `ready_timeout` that passed.
         timeout: Duration,
+        /// Whether the daemon was seen to end; when not, it may still run,
+        /// and its pidfile is left in place.
+        stopped: bool,
     },
     /// The daemon ended before it reported, and its status could not be read.
     Vanished,
@@ -214,6 +226,7 @@ impl fmt::Display for Error {
                 f,
                 "user {account}: changing user or group needs root, and this runs as uid {euid}"
             ),
+            Error::KeepFd { fd, reason } => write!(f, "keep_fds: fd {fd} {reason}"),
             Error::Chroot { path, source } => {
                 write!(f, "chroot {}: {}", path.display(), source.desc())
             }
@@ -248,12 +261,33 @@ impl fmt::Display for Error {
                     "the daemon exited with status {status} before it was ready"
                 )
             }
-            Error::Killed { signal } => {
+            Error::Killed {
+                signal,
+                panic: Some(message),
+            } => write!(
+                f,
+                "the daemon panicked before it was ready (killed by {signal}): {message}"
+            ),
+            Error::Killed {
+                signal,
+                panic: None,
+            } => {
                 write!(f, "the daemon was killed by {signal} before it was ready")
             }
-            Error::ReadyTimeout { timeout } => write!(
+            Error::ReadyTimeout {
+                timeout,
+                stopped: true,
+            } => write!(
                 f,
                 "the daemon was not ready after {}s, so it was stopped",
+                timeout.as_secs_f64()
+            ),
+            Error::ReadyTimeout {
+                timeout,
+                stopped: false,
+            } => write!(
+                f,
+                "the daemon was not ready after {}s, and it could not be stopped",
                 timeout.as_secs_f64()
             ),
             Error::Vanished => write!(f, "the daemon exited before it reported back"),
@@ -289,6 +323,7 @@ impl std::error::Error for Error {
             | Error::UnknownUser { .. }
             | Error::UnknownGroup { .. }
             | Error::NotRoot { .. }
+            | Error::KeepFd { .. }
             | Error::RegainedRoot { .. }
             | Error::Exited { .. }
             | Error::Killed { .. }

@@ -105,13 +105,29 @@ fn io_errno(e: std::io::Error) -> Errno {
 /// take one of those numbers and be overwritten by the stdio redirection.
 pub(crate) fn fill_stdio() -> Result<(), Errno> {
     for fd in 0..=2 {
-        // SAFETY: F_GETFD only asks whether the number is an open fd.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if flags == -1 && Errno::last() == Errno::EBADF {
+        if !is_open(fd) {
             // The lowest free number is `fd` itself, so leak it there.
             let null = open("/dev/null", OFlag::O_RDWR, Mode::empty())?;
             std::mem::forget(null);
         }
     }
     Ok(())
+}
+
+/// A `keep_fds` entry must be open, and above stderr: 0, 1 and 2 are
+/// redirected whatever is kept.
+pub(crate) fn check_keepable(fd: RawFd) -> Result<(), Error> {
+    let reason = if fd <= 2 {
+        "is stdio, which is always redirected (see stdout and stderr)"
+    } else if !is_open(fd) {
+        "is not open"
+    } else {
+        return Ok(());
+    };
+    Err(Error::KeepFd { fd, reason })
+}
+
+fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only asks whether the number is an open fd.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
 }

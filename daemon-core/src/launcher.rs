@@ -39,6 +39,15 @@ pub(crate) fn await_ready(
     let mut panic = None;
     let outcome = loop {
         if !readable_before(&pipe, deadline) {
+            // The pid frame was written before the intermediate exited, so
+            // it is in the pipe if it is not read yet.
+            while daemon.is_none() && readable_before(&pipe, Some(Instant::now())) {
+                match Report::read_from(&pipe) {
+                    Some(Report::Pid(pid)) => daemon = Some(Pid::from_raw(pid)),
+                    Some(_) => {}
+                    None => break,
+                }
+            }
             break Err(stop(daemon, timeout.unwrap_or_default()));
         }
         match Report::read_from(&pipe) {
@@ -54,7 +63,7 @@ pub(crate) fn await_ready(
         }
     };
     match (outcome, daemon) {
-        (Err(Error::Vanished), Some(daemon)) => Err(death(daemon, panic)),
+        (Err(Error::Vanished), Some(daemon)) => Err(death(daemon, panic, deadline, timeout)),
         (outcome, _) => outcome,
     }
 }
@@ -80,34 +89,68 @@ fn readable_before(pipe: &File, deadline: Option<Instant>) -> bool {
     }
 }
 
-/// How the daemon, which closed the pipe without a report, ended.
-fn death(daemon: Pid, panic: Option<String>) -> Error {
+/// What became of the daemon, seen from the launcher.
+enum Ending {
+    /// It ended, and this is its status.
+    Status(WaitStatus),
+    /// It is gone, but its status was not this process's to read.
+    Gone,
+    /// It still runs.
+    Running,
+}
+
+/// Waits until `daemon` ends, or `until` passes.
+fn watch(daemon: Pid, until: Option<Instant>) -> Ending {
     loop {
-        return match waitpid(daemon, None) {
-            Ok(WaitStatus::Exited(_, status)) => Error::Exited { status, panic },
-            Ok(WaitStatus::Signaled(_, signal, _)) => Error::Killed { signal },
-            Err(Errno::EINTR) => continue,
-            _ => Error::Vanished,
-        };
+        match waitpid(daemon, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
+            Ok(status) => return Ending::Status(status),
+            // Not this process's child (no subreaper): ask whether it lives.
+            Err(_) if kill(daemon, None) == Err(Errno::ESRCH) => return Ending::Gone,
+            Err(_) => {}
+        }
+        if until.is_some_and(|until| Instant::now() >= until) {
+            return Ending::Running;
+        }
+        thread::sleep(Duration::from_millis(2));
     }
 }
 
-/// Stops a daemon that missed its deadline: SIGTERM, then SIGKILL.
-fn stop(daemon: Option<Pid>, timeout: Duration) -> Error {
-    if let Some(daemon) = daemon {
-        let _ = kill(daemon, Signal::SIGTERM);
-        let grace_end = Instant::now() + STOP_GRACE;
-        while matches!(
-            waitpid(daemon, Some(WaitPidFlag::WNOHANG)),
-            Ok(WaitStatus::StillAlive)
-        ) {
-            if Instant::now() >= grace_end {
-                let _ = kill(daemon, Signal::SIGKILL);
-                let _ = waitpid(daemon, None);
-                break;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+/// How the daemon, which closed the pipe without a report, ended; one that
+/// closed it and runs on (by exec'ing, say) is stopped at the deadline.
+fn death(
+    daemon: Pid,
+    panic: Option<String>,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+) -> Error {
+    match watch(daemon, deadline) {
+        Ending::Status(WaitStatus::Exited(_, status)) => Error::Exited { status, panic },
+        Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed { signal, panic },
+        Ending::Status(_) | Ending::Gone => Error::Vanished,
+        Ending::Running => stop(Some(daemon), timeout.unwrap_or_default()),
     }
-    Error::ReadyTimeout { timeout }
+}
+
+/// Stops a daemon that missed its deadline: SIGTERM, then SIGKILL after
+/// [`STOP_GRACE`]. `stopped` is false only when it could not be seen to end,
+/// and then the pidfile is left to it.
+fn stop(daemon: Option<Pid>, timeout: Duration) -> Error {
+    let stopped = match daemon {
+        None => false,
+        Some(daemon) => {
+            let _ = kill(daemon, Signal::SIGTERM);
+            match watch(daemon, Some(Instant::now() + STOP_GRACE)) {
+                Ending::Running => {
+                    let _ = kill(daemon, Signal::SIGKILL);
+                    !matches!(
+                        watch(daemon, Some(Instant::now() + STOP_GRACE)),
+                        Ending::Running
+                    )
+                }
+                _ => true,
+            }
+        }
+    };
+    Error::ReadyTimeout { timeout, stopped }
 }

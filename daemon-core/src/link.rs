@@ -1,6 +1,7 @@
 //! The daemon's line back to whoever started it: the launcher's pipe, or
 //! systemd's notify socket. Behind [`ready`] and [`status`].
 
+use std::cell::Cell;
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -41,7 +42,9 @@ pub fn status(line: impl AsRef<str>) {
         let _ = Report::Status(line.to_owned()).write_to(pipe);
     }
     if SYSTEMD.load(Ordering::Relaxed) {
-        let _ = sd_notify::notify(&[NotifyState::Status(line)]);
+        // One line: a newline would start another assignment, `READY=1` say.
+        let line = line.replace('\n', " ");
+        let _ = sd_notify::notify(&[NotifyState::Status(&line)]);
     }
 }
 
@@ -51,9 +54,10 @@ pub(crate) fn attach_launcher(pipe: File) {
     *launcher() = Some(pipe);
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        // try_lock: a panic inside `status` must not deadlock on its own lock.
-        if let Ok(pipe) = LAUNCHER.try_lock() {
-            if let Some(pipe) = pipe.as_ref() {
+        // A panic while this thread holds the lock (inside `status`, say)
+        // must not wait for itself; another thread's hold ends soon.
+        if !HOLDING.get() {
+            if let Some(pipe) = launcher().as_ref() {
                 let message = info.to_string().replace('\n', " ");
                 let _ = Report::Panic(message).write_to(pipe);
             }
@@ -66,6 +70,35 @@ pub(crate) fn attach_systemd() {
     SYSTEMD.store(true, Ordering::Relaxed);
 }
 
-fn launcher() -> MutexGuard<'static, Option<File>> {
-    LAUNCHER.lock().unwrap_or_else(PoisonError::into_inner)
+thread_local! {
+    /// Whether this thread holds [`LAUNCHER`]'s lock.
+    static HOLDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The lock on [`LAUNCHER`], marked as held by this thread while it lives.
+struct Held(MutexGuard<'static, Option<File>>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HOLDING.set(false);
+    }
+}
+
+impl std::ops::Deref for Held {
+    type Target = Option<File>;
+    fn deref(&self) -> &Option<File> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut Option<File> {
+        &mut self.0
+    }
+}
+
+fn launcher() -> Held {
+    let guard = LAUNCHER.lock().unwrap_or_else(PoisonError::into_inner);
+    HOLDING.set(true);
+    Held(guard)
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::{fchmod, fstat, lstat, stat, Mode, SFlag};
-use nix::unistd::{ftruncate, unlink, Pid};
+use nix::unistd::{ftruncate, geteuid, unlink, Pid};
 
 use crate::Error;
 
@@ -49,6 +49,7 @@ impl Pidfile {
                 }
                 Err(e) => return Err(fail(e)),
             };
+            refuse_foreign(&file, path)?;
             match flock_exclusive_nonblocking(&file) {
                 Ok(()) => {}
                 Err(Errno::EWOULDBLOCK) => {
@@ -121,6 +122,33 @@ fn refuse_shared_directory(path: &Path) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// A pidfile that another user owns, or that is not a plain file with one
+/// name, could be rewritten behind the daemon's back to make a supervisor
+/// signal some other process.
+fn refuse_foreign(file: &File, path: &Path) -> Result<(), Error> {
+    let held = fstat(file.as_fd()).map_err(|source| Error::Pidfile {
+        path: path.to_owned(),
+        source,
+    })?;
+    let euid = geteuid().as_raw();
+    let reason = if SFlag::from_bits_truncate(held.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+        "it is not a regular file".to_owned()
+    } else if held.st_uid != euid {
+        format!(
+            "it belongs to uid {}, not to uid {euid} that runs this",
+            held.st_uid
+        )
+    } else if held.st_nlink != 1 {
+        format!("it has {} hard links", held.st_nlink)
+    } else {
+        return Ok(());
+    };
+    Err(Error::PidfileUnsafe {
+        path: path.to_owned(),
+        reason,
+    })
 }
 
 fn is_symlink(path: &Path) -> bool {

@@ -168,9 +168,24 @@ mod tests {
             Error::CloseFds(Errno::EINVAL),
             Error::Signals(Errno::EFAULT),
             Error::Pidfile {
-                path,
+                path: path.clone(),
                 source: Errno::ENOSPC,
             },
+            Error::Pipe(Errno::EPIPE),
+            Error::Chroot {
+                path,
+                source: Errno::EPERM,
+            },
+            Error::Setgroups(Errno::EPERM),
+            Error::Setgid {
+                gid: 65534,
+                source: Errno::EPERM,
+            },
+            Error::Setuid {
+                uid: 65533,
+                source: Errno::EAGAIN,
+            },
+            Error::RegainedRoot { uid: 65532 },
         ];
         for error in errors {
             match round_trip(&Report::Failed(error.clone())) {
