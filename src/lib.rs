@@ -3,66 +3,95 @@
 //! ```no_run
 //! #[daemonic::daemon(umask = 0o027, workdir = "/", pidfile = "/tmp/app.pid")]
 //! fn main() {
-//!     // Detached: a new session, no terminal, stdio on /dev/null, the pidfile locked.
+//!     // Detached: a new session, no terminal, stdio on /dev/null, every
+//!     // inherited fd closed, the pidfile locked for the daemon's life.
 //! }
 //! ```
 //!
 //! The attribute runs the detach as the first statement of `main`, before any
-//! thread or async runtime exists, because `fork` copies only the calling
-//! thread. With tokio, put `#[daemon]` above `#[tokio::main]`:
+//! thread or async runtime exists: `fork` copies only the calling thread, so a
+//! threaded process is refused. The sequence is the classic one: fork,
+//! `setsid`, fork again, `umask`, stdio, `chroot`, `chdir`, close every other
+//! fd, reset signals, write the pidfile, change user; see [`Daemon`].
+//!
+//! # The order with tokio
+//!
+//! Put `#[daemon]` **above** `#[tokio::main]` (or any runtime attribute whose
+//! name ends in `main`). The async main moves into an inner function that
+//! keeps the attributes below `#[daemon]`, so the runtime is built in the
+//! daemon, after the detach:
 //!
 //! ```no_run
 //! #[daemonic::daemon(pidfile = "/tmp/app.pid")]
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
-//!     // The runtime was built after the detach.
 //!     Ok(())
 //! }
 //! ```
 //!
+//! The other order also works (tokio has already made `main` synchronous, and
+//! the detach is still its first statement). An `async fn main` with no
+//! runtime attribute below `#[daemon]` is a compile error.
+//!
 //! # Options
 //!
-//! Each value is a literal, checked at compile time, or any Rust expression,
-//! evaluated at the start of `main` before the first fork.
+//! Every value is a literal or any Rust expression. A literal is checked at
+//! compile time. An expression is evaluated at the start of `main`, in the
+//! launcher, before the first fork, in the order written; it may read the
+//! arguments or the environment, and what it prints reaches the terminal.
 //!
-//! | option | type | default |
-//! |---|---|---|
-//! | `umask` | `u32`, at most `0o777` | `0o022` |
-//! | `workdir` | a path (`impl Into<PathBuf>`) | `/` |
-//! | `pidfile` | a path | none |
-//! | `stdout` | a path, appended to | `/dev/null` |
-//! | `stderr` | a path, appended to | `/dev/null` |
-//! | `ready` | `"start"` or `"notify"`, a literal | `"start"` |
-//! | `ready_timeout` | seconds, any number type | `90` |
-//! | `enable` | `bool` | `true` |
-//! | `user` | a name or a uid ([`Account`]); needs root | unchanged |
-//! | `group` | a name or a gid | the user's primary group |
-//! | `chroot` | a path, entered before `workdir` | none |
-//! | `keep_fds` | `impl IntoIterator<Item = RawFd>`, each above 2 | none |
-//! | `crate` | a path in a string | `"::daemonic"` |
+//! | option | type | default | meaning |
+//! |---|---|---|---|
+//! | `umask` | `u32`, at most `0o777` | `0o022` ([`DEFAULT_UMASK`]) | the daemon's umask |
+//! | `workdir` | a path (`impl Into<PathBuf>`) | `/` | its working directory, a path inside `chroot` if set |
+//! | `pidfile` | a path | none | locked before the first fork, written with the daemon's pid, removed when `main` returns |
+//! | `stdout` | a path | `/dev/null` | appended to; see [`reopen_logs`] |
+//! | `stderr` | a path | `/dev/null` | appended to; see [`reopen_logs`] |
+//! | `ready` | `"start"` or `"notify"`, a literal only | `"start"` | when the launcher exits 0: when `main` starts, or at [`ready()`] ([`Readiness`]) |
+//! | `ready_timeout` | seconds, any number type, above zero | `90` ([`DEFAULT_READY_TIMEOUT`]) | past it the launcher stops the daemon and fails |
+//! | `enable` | `bool` | `true` | `false` stays in the foreground |
+//! | `user` | a name or a uid ([`Account`]) | unchanged | needs root; by name, with its supplementary groups |
+//! | `group` | a name or a gid ([`Account`]) | the user's primary group | needs root |
+//! | `chroot` | a path | none | entered before `workdir`, after the log files are opened; needs root |
+//! | `keep_fds` | `impl IntoIterator<Item = RawFd>`, each open and above 2 | none | fds kept open through the detach |
+//! | `crate` | a path in a string | `"::daemonic"` | where the expansion finds this crate |
 //!
 //! Relative paths are resolved against the launcher's working directory.
 //!
-//! # The launcher
+//! # The launcher, and what happens on error
 //!
-//! The process you start stays until the daemon reports back: it exits 0 once
-//! the daemon reaches your `main`, or prints one line such as
-//! `daemonic: workdir /nope: No such file or directory` and exits 1. No
-//! process and no pidfile are left behind on failure.
+//! The process you start becomes the launcher. It waits until the daemon
+//! reports, then exits 0. If any step fails, in the launcher or in the
+//! daemon, it prints one line naming the step and the OS error, such as
+//! `daemonic: workdir /nope: No such file or directory`, and exits 1; the
+//! daemon has exited and the pidfile is removed. A second start prints
+//! `daemonic: pidfile /tmp/app.pid: already running (pid 4242)`. The line is
+//! the [`Display`](std::fmt::Display) of an [`Error`].
 //!
-//! With `ready = "notify"`, the launcher instead waits for [`ready()`], prints
-//! each [`status()`] line on its stdout meanwhile, and reports a daemon that
-//! exits, panics, is killed or misses `ready_timeout` before it (a late daemon
-//! is stopped).
+//! With `ready = "notify"`, the launcher waits for [`ready()`] and prints each
+//! [`status()`] line on its stdout meanwhile. A daemon that exits, panics or
+//! is killed first is reported with its status, panic message or signal; one
+//! that misses `ready_timeout` is stopped (SIGTERM, then SIGKILL).
 //!
 //! # Foreground and systemd
 //!
-//! The process stays in the foreground, unchanged but for its pidfile, when
-//! `enable` is false, when `DAEMONIC_FOREGROUND=1` ([`FOREGROUND_ENV`]), or
-//! under a systemd `Type=notify` unit (`NOTIFY_SOCKET` set), where [`ready()`]
-//! sends `READY=1` and [`status()`] sends `STATUS=...`.
+//! The process does not fork when `enable` is false, when the environment
+//! has `DAEMONIC_FOREGROUND=1` ([`FOREGROUND_ENV`]), for debugging, or when
+//! systemd started it as a `Type=notify` service (`NOTIFY_SOCKET` is set);
+//! then [`ready()`] sends `READY=1` and [`status()`] `STATUS=...`. In the
+//! foreground the pidfile is still locked and written, and `chroot`, `user`
+//! and `group` still apply; nothing else changes.
 //!
-//! Without the attribute, use [`Daemon`] directly.
+//! # Logs and SIGHUP
+//!
+//! The daemon has no terminal, so SIGHUP is free to mean "reload", as for
+//! nginx and sshd. Call [`reopen_logs`] on it, after logrotate has moved the
+//! `stdout`/`stderr` files: the next line starts a new file at the old path.
+//!
+//! # Without the attribute
+//!
+//! [`Daemon`] is the same sequence as a builder, and [`Daemon::start`]
+//! returns the typed [`Error`] in the launcher.
 #![deny(missing_docs)]
 
 pub use daemonic_core::{
