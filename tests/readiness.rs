@@ -7,14 +7,33 @@ use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{getsid, Pid};
 use support::{
     alive, assert_failed_cleanly, cwd, daemon_pid, os, pid_in, stat, stop, umask, wait_until,
-    Running, Sandbox, EXIT,
+    Launch, Running, Sandbox, EXIT,
 };
+
+/// Runs `fixture-notify` doing `behaviour` before it is ready, to its
+/// launcher's exit.
+fn launch_notify(
+    sandbox: &Sandbox,
+    pidfile: &Path,
+    behaviour: &str,
+    ready_timeout: Option<&str>,
+) -> Launch {
+    let mut command = sandbox.command("fixture-notify");
+    command
+        .env("APP_PIDFILE", pidfile)
+        .env("APP_BEHAVIOUR", behaviour);
+    if let Some(seconds) = ready_timeout {
+        command.env("APP_READY_TIMEOUT", seconds);
+    }
+    Running::spawn(command).wait()
+}
 
 #[test]
 fn launcher_relays_status_and_exits_only_after_ready() {
@@ -22,13 +41,7 @@ fn launcher_relays_status_and_exits_only_after_ready() {
     let pidfile = sandbox.path("app.pid");
     let delay = Duration::from_millis(700);
     let started = Instant::now();
-    let launch = sandbox.launch(
-        "fixture-notify",
-        &[
-            ("APP_PIDFILE", os(&pidfile)),
-            ("APP_BEHAVIOUR", "ready-after:700".as_ref()),
-        ],
-    );
+    let launch = launch_notify(&sandbox, &pidfile, "ready-after:700", None);
     let elapsed = started.elapsed();
     let pid = daemon_pid(&launch, &pidfile);
     assert!(
@@ -72,13 +85,7 @@ fn tokio_server_prints_its_address_through_the_launcher() {
 fn exit_before_ready_fails_with_the_exit_status() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
-    let launch = sandbox.launch(
-        "fixture-notify",
-        &[
-            ("APP_PIDFILE", os(&pidfile)),
-            ("APP_BEHAVIOUR", "exit:3".as_ref()),
-        ],
-    );
+    let launch = launch_notify(&sandbox, &pidfile, "exit:3", None);
     let line = "the daemon exited with status 3 before it was ready";
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
 }
@@ -87,13 +94,7 @@ fn exit_before_ready_fails_with_the_exit_status() {
 fn panic_before_ready_fails_with_the_panic_message() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
-    let launch = sandbox.launch(
-        "fixture-notify",
-        &[
-            ("APP_PIDFILE", os(&pidfile)),
-            ("APP_BEHAVIOUR", "panic".as_ref()),
-        ],
-    );
+    let launch = launch_notify(&sandbox, &pidfile, "panic", None);
     let line = launch.stderr.lines().next().unwrap_or_default().to_owned();
     assert!(
         line.starts_with(
@@ -130,14 +131,7 @@ fn daemon_killed_before_ready_fails_naming_the_signal() {
 fn ready_timeout_stops_the_daemon_and_fails() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
-    let launch = sandbox.launch(
-        "fixture-notify",
-        &[
-            ("APP_PIDFILE", os(&pidfile)),
-            ("APP_BEHAVIOUR", "hang".as_ref()),
-            ("APP_READY_TIMEOUT", "0.5".as_ref()),
-        ],
-    );
+    let launch = launch_notify(&sandbox, &pidfile, "hang", Some("0.5"));
     // The documented behaviour: the daemon is stopped, not left running.
     let line = "the daemon was not ready after 0.5s, so it was stopped";
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
@@ -148,14 +142,7 @@ fn a_daemon_that_ignores_sigterm_is_killed_at_the_timeout() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
     let started = Instant::now();
-    let launch = sandbox.launch(
-        "fixture-notify",
-        &[
-            ("APP_PIDFILE", os(&pidfile)),
-            ("APP_BEHAVIOUR", "stubborn".as_ref()),
-            ("APP_READY_TIMEOUT", "0.3".as_ref()),
-        ],
-    );
+    let launch = launch_notify(&sandbox, &pidfile, "stubborn", Some("0.3"));
     let elapsed = started.elapsed();
     // The timeout, then the two seconds SIGTERM is given, then SIGKILL.
     assert!(
@@ -170,14 +157,7 @@ fn a_daemon_that_ignores_sigterm_is_killed_at_the_timeout() {
 fn a_timeout_shorter_than_the_detach_still_stops_the_daemon() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
-    let launch = sandbox.launch(
-        "fixture-notify",
-        &[
-            ("APP_PIDFILE", os(&pidfile)),
-            ("APP_BEHAVIOUR", "hang".as_ref()),
-            ("APP_READY_TIMEOUT", "0.000001".as_ref()),
-        ],
-    );
+    let launch = launch_notify(&sandbox, &pidfile, "hang", Some("0.000001"));
     let line = "the daemon was not ready after 0.000001s, so it was stopped";
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
 }
@@ -282,14 +262,7 @@ fn under_systemd_notify_it_does_not_fork_and_notifies() {
 fn a_negative_ready_timeout_at_run_time_fails_before_forking() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
-    let launch = sandbox.launch(
-        "fixture-notify",
-        &[
-            ("APP_PIDFILE", os(&pidfile)),
-            ("APP_BEHAVIOUR", "hang".as_ref()),
-            ("APP_READY_TIMEOUT", "-1".as_ref()),
-        ],
-    );
+    let launch = launch_notify(&sandbox, &pidfile, "hang", Some("-1"));
     let line = "ready_timeout -1: not a number of seconds above zero";
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
 }

@@ -75,9 +75,8 @@ fn close_ranges_around(keep: &[RawFd]) -> Result<(), Errno> {
 }
 
 fn close_range(first: libc::c_uint, last: libc::c_uint) -> Result<(), Errno> {
-    // SAFETY: close_range takes plain integers; closing fds owned by Rust
-    // objects is sound here because this runs in the fresh daemon, where
-    // nothing else still uses them.
+    // SAFETY: close_range takes plain integers; that nothing still uses the
+    // fds it closes is `close_fds_except`'s contract.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) };
     Errno::result(rc).map(drop)
 }
