@@ -16,7 +16,8 @@ use nix::unistd::{chdir, chroot, fork, getpid, pipe2, setsid, ForkResult};
 use crate::pidfile::Pidfile;
 use crate::privileges::{self, Account, Credentials};
 use crate::report::Report;
-use crate::{fds, launcher, link, logs, signals, threads, Error};
+use crate::snapshot::{self, Snapshot};
+use crate::{fds, launcher, link, logs, signals, Error};
 
 /// The umask a daemon gets when none is given: group and others may read, not write.
 pub const DEFAULT_UMASK: u32 = 0o022;
@@ -224,9 +225,11 @@ impl Daemon {
         if let Some(credentials) = &plan.credentials {
             credentials.check_permitted()?;
         }
-        let threads = threads::count().map_err(Error::CountThreads)?;
-        if threads > 1 {
-            return Err(Error::Threaded { threads });
+        let snapshot = snapshot::take().map_err(Error::CountThreads)?;
+        if snapshot.threads > 1 {
+            return Err(Error::Threaded {
+                threads: snapshot.threads,
+            });
         }
         fds::fill_stdio().map_err(Error::DevNull)?;
         let pidfile = plan.pidfile.as_deref().map(Pidfile::lock).transpose()?;
@@ -269,7 +272,7 @@ impl Daemon {
             Ok(ForkResult::Child) => {
                 drop(report_read);
                 let report = File::from(report_write);
-                match plan.become_daemon(&report, pidfile.as_ref()) {
+                match plan.become_daemon(&report, pidfile.as_ref(), snapshot) {
                     Ok(()) => {
                         match plan.readiness {
                             // A launcher killed meanwhile makes this fail
@@ -406,7 +409,12 @@ impl Plan {
         }
     }
 
-    fn become_daemon(&self, report: &File, pidfile: Option<&Pidfile>) -> Result<(), Error> {
+    fn become_daemon(
+        &self,
+        report: &File,
+        pidfile: Option<&Pidfile>,
+        snapshot: Snapshot,
+    ) -> Result<(), Error> {
         setsid().map_err(Error::Setsid)?;
         // SAFETY: still single-threaded, as in the first fork.
         match unsafe { fork() }.map_err(Error::Fork)? {
@@ -433,7 +441,7 @@ impl Plan {
         // SAFETY: this is the fresh daemon; the Rust objects that own fds,
         // `report` and `pidfile`, are kept.
         unsafe { fds::close_fds_except(&keep) }.map_err(Error::CloseFds)?;
-        signals::reset()?;
+        signals::reset(snapshot.altered_signals)?;
         // Written while still privileged: the pidfile is root's when root started us.
         if let Some(pidfile) = pidfile {
             pidfile.write_pid(getpid())?;

@@ -27,7 +27,7 @@ pub enum Error {
     },
     /// The current directory, needed to resolve a relative path, is unreadable.
     CurrentDir(Errno),
-    /// `/proc/self/task` could not be read, so the thread check cannot be made.
+    /// `/proc/self/status` could not be read, so the thread check cannot be made.
     CountThreads(Errno),
     /// The process already runs more than one thread, so forking it is unsafe.
     Threaded {
@@ -188,7 +188,7 @@ impl fmt::Display for Error {
             ),
             Error::CountThreads(e) => write!(
                 f,
-                "thread check: /proc/self/task: {}; refusing to fork without it",
+                "thread check: /proc/self/status: {}; refusing to fork without it",
                 e.desc()
             ),
             Error::Threaded { threads } => write!(

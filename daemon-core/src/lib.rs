@@ -20,7 +20,7 @@ mod pidfile;
 mod privileges;
 mod report;
 mod signals;
-mod threads;
+mod snapshot;
 
 pub use daemon::{
     Daemon, Detached, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,

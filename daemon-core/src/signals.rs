@@ -5,16 +5,19 @@ use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
 
 use crate::Error;
 
-/// Resets every handler to its default and unblocks every signal.
+/// Resets to its default every handler that `altered` (from
+/// [`Snapshot`](crate::snapshot::Snapshot)) marks as ignored or caught, and
+/// unblocks every signal. Signals with their default disposition already
+/// cost no system call.
 ///
 /// Three signals keep what the Rust runtime set before main: SIGPIPE stays
 /// ignored, so a write to a closed socket returns `EPIPE` instead of killing
 /// the server, and SIGSEGV and SIGBUS keep the handlers that turn a stack
 /// overflow into a message.
-pub(crate) fn reset() -> Result<(), Error> {
-    for signal in 1..=libc::SIGRTMAX() {
-        let kept = [libc::SIGPIPE, libc::SIGSEGV, libc::SIGBUS];
-        if matches!(signal, libc::SIGKILL | libc::SIGSTOP) || kept.contains(&signal) {
+pub(crate) fn reset(altered: u64) -> Result<(), Error> {
+    let kept = [libc::SIGPIPE, libc::SIGSEGV, libc::SIGBUS];
+    for signal in 1..=libc::SIGRTMAX().min(64) {
+        if altered & (1 << (signal - 1)) == 0 || kept.contains(&signal) {
             continue;
         }
         // SAFETY: SIG_DFL installs no handler code. Numbers the C library
