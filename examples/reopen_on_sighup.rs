@@ -35,7 +35,10 @@ async fn main() -> std::io::Result<()> {
     loop {
         tokio::select! {
             _ = hangup.recv() => match daemonic::reopen_logs() {
-                Ok(()) => println!("logs reopened"),
+                Ok(()) => {
+                    println!("logs reopened");
+                    eprintln!("stderr reopened too");
+                }
                 // Still the old file: better there than nowhere.
                 Err(error) => eprintln!("daemonic: {error}"),
             },

@@ -35,8 +35,8 @@
 //!
 //! # Options
 //!
-//! Every value is a literal or any Rust expression. A literal is checked at
-//! compile time. An expression is evaluated at the start of `main`, in the
+//! Every value is a literal or any Rust expression, but for `ready` and
+//! `crate`, which are literals only. A literal is checked at compile time. An expression is evaluated at the start of `main`, in the
 //! launcher, before the first fork, in the order written; it may read the
 //! arguments or the environment, and what it prints reaches the terminal.
 //!
@@ -44,9 +44,9 @@
 //! |---|---|---|---|
 //! | `umask` | `u32`, at most `0o777` | `0o022` ([`DEFAULT_UMASK`]) | the daemon's umask |
 //! | `workdir` | a path (`impl Into<PathBuf>`) | `/` | its working directory, a path inside `chroot` if set |
-//! | `pidfile` | a path | none | locked before the first fork, written with the daemon's pid, removed when `main` returns |
-//! | `stdout` | a path | `/dev/null` | appended to; see [`reopen_logs`] |
-//! | `stderr` | a path | `/dev/null` | appended to; see [`reopen_logs`] |
+//! | `pidfile` | a path | none | locked before the first fork, written with the daemon's pid, removed when `main` returns if the daemon's user may |
+//! | `stdout` | a path | `/dev/null` | appended to (ignored in the foreground); see [`reopen_logs`] |
+//! | `stderr` | a path | `/dev/null` | appended to (ignored in the foreground); see [`reopen_logs`] |
 //! | `ready` | `"start"` or `"notify"`, a literal only | `"start"` | when the launcher exits 0: when `main` starts, or at [`ready()`] ([`Readiness`]) |
 //! | `ready_timeout` | seconds, any number type, above zero | `90` ([`DEFAULT_READY_TIMEOUT`]) | past it the launcher stops the daemon and fails |
 //! | `enable` | `bool` | `true` | `false` stays in the foreground |
@@ -64,7 +64,8 @@
 //! reports, then exits 0. If any step fails, in the launcher or in the
 //! daemon, it prints one line naming the step and the OS error, such as
 //! `daemonic: workdir /nope: No such file or directory`, and exits 1; the
-//! daemon has exited and the pidfile is removed. A second start prints
+//! daemon has exited and the pidfile is removed (unless a late daemon could
+//! not be seen to stop: then it says so and leaves the pidfile to it). A second start prints
 //! `daemonic: pidfile /tmp/app.pid: already running (pid 4242)`. The line is
 //! the [`Display`](std::fmt::Display) of an [`Error`].
 //!
@@ -79,8 +80,9 @@
 //! has `DAEMONIC_FOREGROUND=1` ([`FOREGROUND_ENV`]), for debugging, or when
 //! systemd started it as a `Type=notify` service (`NOTIFY_SOCKET` is set);
 //! then [`ready()`] sends `READY=1` and [`status()`] `STATUS=...`. In the
-//! foreground the pidfile is still locked and written, and `chroot`, `user`
-//! and `group` still apply; nothing else changes.
+//! foreground the pidfile is still locked and written, and `chroot` (with
+//! the `chdir` into it), `user` and `group` still apply; nothing else
+//! changes: session, terminal, cwd, umask, stdio, fds and signals.
 //!
 //! # Logs and SIGHUP
 //!

@@ -33,7 +33,7 @@ fn after_a_rename_sighup_starts_a_new_log_at_the_old_path() {
     kill(Pid::from_raw(pid), Signal::SIGHUP).unwrap();
     assert!(
         wait_until(EXIT, || fs::read_to_string(&log)
-            .is_ok_and(|text| text == "logs reopened\n")),
+            .is_ok_and(|text| text == "logs reopened\nstderr reopened too\n")),
         "no new log at the old path"
     );
     assert_eq!(fs::read_to_string(&rotated).unwrap(), started);
@@ -43,6 +43,6 @@ fn after_a_rename_sighup_starts_a_new_log_at_the_old_path() {
     stop_now(pid, &pidfile);
     assert_eq!(
         fs::read_to_string(&log).unwrap(),
-        "logs reopened\nstopping\n"
+        "logs reopened\nstderr reopened too\nstopping\n"
     );
 }

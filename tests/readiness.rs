@@ -259,11 +259,15 @@ fn under_systemd_notify_it_does_not_fork_and_notifies() {
 }
 
 #[test]
-fn a_negative_ready_timeout_at_run_time_fails_before_forking() {
+fn a_zero_or_negative_ready_timeout_at_run_time_fails_before_forking() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
     let launch = launch_notify(&sandbox, &pidfile, "hang", Some("-1"));
     let line = "ready_timeout -1: not a number of seconds above zero";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+
+    let launch = launch_notify(&sandbox, &pidfile, "hang", Some("0"));
+    let line = "ready_timeout 0: not a number of seconds above zero";
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
 }
 
@@ -285,6 +289,9 @@ fn the_clap_example_detaches_with_its_daemon_flag_only() {
     let foreground = Running::spawn(command);
     assert_eq!(support::wait_for_pidfile(&pidfile), foreground.pid);
     assert_eq!(stat(foreground.pid).session, getsid(None).unwrap().as_raw());
+    support::wait_for_sigwait(foreground.pid);
     kill(Pid::from_raw(foreground.pid), Signal::SIGTERM).unwrap();
-    let _ = foreground.wait();
+    let exit = foreground.wait();
+    assert!(exit.status.success(), "{exit:?}");
+    assert!(!pidfile.exists(), "the foreground run left its pidfile");
 }

@@ -21,9 +21,15 @@ pub(crate) fn remember(stdout: Option<PathBuf>, stderr: Option<PathBuf>) {
 /// new file at the old path.
 ///
 /// Call it on SIGHUP: the daemon has no terminal, so SIGHUP is free to mean
-/// "reload", as it does for nginx and sshd. It does nothing for a stream on
-/// /dev/null, and nothing in the foreground. With `chroot`, a path is looked
-/// up inside the new root.
+/// "reload", as it does for nginx and sshd. Call it from a task or a thread
+/// that a signal woke (tokio's `signal`, `sigwait`), never from inside a
+/// signal handler: it takes a lock and allocates.
+///
+/// It does nothing for a stream on /dev/null, and nothing in the foreground.
+/// The file is created, if it must be, by the daemon's user after a change of
+/// user, and looked up inside the new root after a `chroot`: let logrotate
+/// create it (`create 0640 app app`), or keep logs where the daemon can
+/// write them.
 pub fn reopen_logs() -> Result<(), Error> {
     let logs = LOGS.lock().unwrap_or_else(PoisonError::into_inner);
     let (stdout, stderr) = &*logs;

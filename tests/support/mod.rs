@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -349,6 +349,16 @@ pub fn stop(pid: i32, pidfile: &Path) {
     stop_now(pid, pidfile);
 }
 
+/// Waits until `pid` sleeps in sigwait (its wchan names sigtimedwait), as
+/// programs that block SIGTERM and wait for it do once they are ready.
+pub fn wait_for_sigwait(pid: i32) {
+    assert!(
+        wait_until(EXIT, || fs::read_to_string(format!("/proc/{pid}/wchan"))
+            .is_ok_and(|wchan| wchan.contains("sigtimedwait"))),
+        "{pid} never waited for a signal"
+    );
+}
+
 /// Stops a daemon known to be waiting for SIGTERM already.
 pub fn stop_now(pid: i32, pidfile: &Path) {
     terminate(pid);
@@ -378,7 +388,8 @@ pub fn assert_failed_cleanly(sandbox: &Sandbox, launch: &Launch, line: &str, pid
 pub fn is_root(test: &str) -> bool {
     let root = nix::unistd::geteuid().is_root();
     if !root {
-        eprintln!("skipped {test}: it needs root");
+        // Straight to fd 2: the harness captures eprintln! of passing tests.
+        let _ = writeln!(std::io::stderr(), "skipped {test}: it needs root");
     }
     root
 }

@@ -1,0 +1,2 @@
+#[daemonic::daemon]
+const fn main() {}

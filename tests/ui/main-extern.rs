@@ -1,0 +1,2 @@
+#[daemonic::daemon]
+extern "C" fn main() {}
