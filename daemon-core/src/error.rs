@@ -31,7 +31,7 @@ pub enum Error {
     CountThreads(Errno),
     /// The process already runs more than one thread, so forking it is unsafe.
     Threaded {
-        /// How many threads `/proc/self/task` listed.
+        /// How many threads `/proc/self/status` counted.
         threads: usize,
     },
     /// The pipe that carries the outcome back to the launcher.

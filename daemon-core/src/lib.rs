@@ -7,7 +7,7 @@
 //! the daemon reports, so it exits 0 only when the daemon runs, and otherwise
 //! returns an [`Error`] that names the failed step and the OS error.
 //!
-//! Linux only: the thread check reads `/proc/self/task`.
+//! Linux only: the thread check reads `/proc/self/status`.
 #![deny(missing_docs)]
 
 mod daemon;
