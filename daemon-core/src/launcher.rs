@@ -38,16 +38,10 @@ pub(crate) fn await_ready(
     let mut daemon = None;
     let mut panic = None;
     let outcome = loop {
+        // Past the deadline the poll still reports what is already in the
+        // pipe, so the pid frame, written before the intermediate exited, and
+        // a report that just made it are read before the daemon is stopped.
         if !readable_before(&pipe, deadline) {
-            // The pid frame was written before the intermediate exited, so
-            // it is in the pipe if it is not read yet.
-            while daemon.is_none() && readable_before(&pipe, Some(Instant::now())) {
-                match Report::read_from(&pipe) {
-                    Some(Report::Pid(pid)) => daemon = Some(Pid::from_raw(pid)),
-                    Some(_) => {}
-                    None => break,
-                }
-            }
             break Err(stop(daemon, timeout.unwrap_or_default()));
         }
         match Report::read_from(&pipe) {
