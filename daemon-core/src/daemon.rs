@@ -166,7 +166,7 @@ impl Daemon {
     }
 
     /// Whether to detach at all; `true` by default. When `false`, the process
-    /// stays in the foreground, unchanged but for the pidfile, if one is set.
+    /// stays in the foreground: see [`Daemon::start`] for what still applies.
     pub fn enable(mut self, enabled: bool) -> Self {
         self.enabled = enabled;
         self
@@ -211,11 +211,14 @@ impl Daemon {
     /// process must be single-threaded: a threaded process is refused with
     /// [`Error::Threaded`] and nothing is forked.
     ///
-    /// The process stays in the foreground, unchanged but for the pidfile,
-    /// when [`Daemon::enable`] is `false`, when [`FOREGROUND_ENV`] is `1`, or
-    /// when `NOTIFY_SOCKET` is set: systemd started a `Type=notify` service
-    /// and is its parent already, so [`ready`](crate::ready) and
-    /// [`status`](crate::status) talk to systemd.
+    /// The process stays in the foreground when [`Daemon::enable`] is
+    /// `false`, when [`FOREGROUND_ENV`] is `1`, or when `NOTIFY_SOCKET` is
+    /// set: systemd started a `Type=notify` service and is its parent
+    /// already, so [`ready`](crate::ready) and [`status`](crate::status) talk
+    /// to systemd. There the session, terminal, umask, stdio, fds and signals
+    /// stay as they are; the pidfile is still locked and written, and the
+    /// `chroot` (with the workdir inside it) and the change of user still
+    /// happen.
     pub fn start(self) -> Result<Detached, Error> {
         let plan = self.resolve()?;
         let systemd = env::var_os("NOTIFY_SOCKET").is_some();

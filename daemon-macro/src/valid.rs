@@ -109,8 +109,8 @@ fn keep_fds(value: &Expr) -> Result<(), Error> {
     Ok(())
 }
 
-/// The readiness of `ready = "start"` or `ready = "notify"`, the only option
-/// that must be a literal: it decides what the launcher waits for.
+/// The readiness of `ready = "start"` or `ready = "notify"`, which must be a
+/// literal, as `crate` must: it decides what the launcher waits for.
 pub(crate) fn readiness(arg: &Arg) -> Result<Ident, Error> {
     if let Some(Lit::Str(mode)) = literal(&arg.value) {
         match mode.value().as_str() {
