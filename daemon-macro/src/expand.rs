@@ -22,10 +22,10 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut krate = None;
     let mut setters = Vec::new();
     for arg in &args {
-        let checked = match arg.key {
-            Key::Crate => valid::krate(arg).map(|path| krate = Some(path)),
-            _ => valid::value(arg).map(|()| setters.push(arg)),
-        };
+        let checked = valid::value(arg).map(|()| match arg.key {
+            Key::Crate => krate = Some(valid::krate(arg).expect("validated")),
+            _ => setters.push(arg),
+        });
         if let Err(error) = checked {
             combine(&mut errors, error);
         }
