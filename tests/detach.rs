@@ -263,6 +263,19 @@ fn thread_guard_refuses_to_fork_a_threaded_process() {
         launch.stdout, "",
         "main ran although the detach was refused"
     );
+
+    // The check comes before the pidfile, which is locked before the first
+    // fork: with a pidfile that cannot even be created, the thread count is
+    // still what fails, so nothing got as far as forking.
+    let unreachable = sandbox.path("missing/app.pid");
+    let launch = sandbox.launch("fixture-threaded", &[("APP_PIDFILE", os(&unreachable))]);
+    assert_failed_cleanly(
+        &sandbox,
+        &launch,
+        "refusing to fork: the process already runs 2 threads; \
+         detach before any thread or async runtime starts",
+        &unreachable,
+    );
 }
 
 #[test]

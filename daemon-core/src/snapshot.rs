@@ -49,9 +49,17 @@ mod tests {
     }
 
     #[test]
-    fn this_process_is_seen() {
-        // The test harness runs several threads; the count must see them.
-        let snapshot = take().unwrap();
-        assert!(snapshot.threads >= 1);
+    fn a_thread_started_here_is_counted() {
+        let (started, stop) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                started.wait();
+                stop.wait();
+            });
+            started.wait();
+            // Other tests' threads may come and go: at least this one is new.
+            assert!(take().unwrap().threads >= 2);
+            stop.wait();
+        });
     }
 }
