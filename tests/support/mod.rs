@@ -87,7 +87,16 @@ impl Sandbox {
         fs::set_permissions(self.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let copy = self.path(binary);
         if !copy.exists() {
-            fs::copy(example(binary), &copy).unwrap();
+            // Copied by `cp`, not `fs::copy`: a write descriptor of the copy open
+            // in this process is inherited by any fork another test thread makes
+            // meanwhile, and exec of the copy then fails with ETXTBSY until that
+            // child has exec'd in turn.
+            let status = Command::new("cp")
+                .arg(example(binary))
+                .arg(&copy)
+                .status()
+                .expect("run cp");
+            assert!(status.success(), "cp {binary} into the sandbox: {status}");
         }
         let mut command = self.command_for(copy);
         command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
