@@ -16,8 +16,9 @@ use nix::libc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::{
-    alive, assert_failed_cleanly, cwd, daemon_pid, fds, is_root, nobody, on_terminal, os, pid_in,
-    read_terminal_until, stat, stop, wait_for_pidfile, wait_until, Running, Sandbox, EXIT,
+    alive, assert_failed_cleanly, cwd, daemon_fds, daemon_pid, fds, is_root, nobody, on_terminal,
+    os, pid_in, read_terminal_until, stat, stop, wait_for_pidfile, wait_until, Running, Sandbox,
+    EXIT,
 };
 
 /// The property the whole technique exists for: closing the terminal kills
@@ -437,7 +438,7 @@ fn keep_fds_keeps_a_socket_bound_before_the_detach() {
         .and_then(|l| l.strip_prefix("fd: ")?.parse().ok())
         .unwrap_or_else(|| panic!("launcher stdout {:?}", launch.stdout));
     let addr = lines.next().and_then(|l| l.strip_prefix("addr: ")).unwrap();
-    let open = fds(pid);
+    let open = daemon_fds(pid);
     assert!(
         open[&fd].to_string_lossy().starts_with("socket:"),
         "fd {fd} is not the socket: {open:?}"

@@ -35,6 +35,8 @@ const TOKEN_VAR: &str = "DAEMONIC_TEST_TOKEN";
 /// started, daemons included, and dropping the sandbox kills them by pid.
 pub struct Sandbox {
     dir: tempfile::TempDir,
+    /// The dir's canonical path, as `/proc/<pid>/cwd` and `fd` show it.
+    root: PathBuf,
     token: String,
 }
 
@@ -57,11 +59,12 @@ impl Sandbox {
             NEXT.fetch_add(1, Ordering::Relaxed),
             dir.path().display()
         );
-        Sandbox { dir, token }
+        let root = dir.path().canonicalize().expect("canonical temp dir");
+        Sandbox { dir, root, token }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.root.join(name)
     }
 
     /// A command for an example or fixture, run from the sandbox, carrying the token.
@@ -72,8 +75,19 @@ impl Sandbox {
     /// A command for any program, run from the sandbox, carrying the token.
     pub fn command_for(&self, program: impl AsRef<OsStr>) -> Command {
         let mut command = Command::new(program);
+        // What the runner's own environment may carry must not switch a
+        // fixture to the foreground or change its options.
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(|name| {
+                name.starts_with("APP_")
+                    || name == "NOTIFY_SOCKET"
+                    || name == daemonic::FOREGROUND_ENV
+            }) {
+                command.env_remove(name);
+            }
+        }
         command
-            .current_dir(self.dir.path())
+            .current_dir(&self.root)
             .env(TOKEN_VAR, &self.token)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -84,7 +98,7 @@ impl Sandbox {
     /// A command for a copy of an example or fixture that `user` may run: the
     /// build tree may sit where only root can reach, the sandbox may not.
     pub fn command_as(&self, binary: &str, user: &User) -> Command {
-        fs::set_permissions(self.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(&self.root, fs::Permissions::from_mode(0o755)).unwrap();
         let copy = self.path(binary);
         if !copy.exists() {
             // Copied by `cp`, not `fs::copy`: a write descriptor of the copy open
@@ -97,6 +111,8 @@ impl Sandbox {
                 .status()
                 .expect("run cp");
             assert!(status.success(), "cp {binary} into the sandbox: {status}");
+            // cp applies this process's umask, which may deny `user` the exec bit.
+            fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
         }
         let mut command = self.command_for(copy);
         command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
@@ -193,10 +209,15 @@ impl Running {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        for pid in self.processes() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-        if !self.wait_all_gone(Duration::from_secs(10)) && !thread::panicking() {
+        // Killed again on every pass: a process may fork after a scan.
+        let all_gone = wait_until(Duration::from_secs(10), || {
+            let left = self.processes();
+            for &pid in &left {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            left.is_empty()
+        });
+        if !all_gone && !thread::panicking() {
             panic!(
                 "processes of this test survived SIGKILL: {:?}",
                 self.processes()
@@ -300,6 +321,17 @@ pub fn cwd(pid: i32) -> PathBuf {
     fs::read_link(format!("/proc/{pid}/cwd")).expect("read cwd")
 }
 
+/// A daemon's fds once it has let go of its report pipe, which it closes
+/// just after the Ready that released the launcher.
+pub fn daemon_fds(pid: i32) -> BTreeMap<i32, PathBuf> {
+    let report_closed = |fds: &BTreeMap<i32, PathBuf>| {
+        !fds.values()
+            .any(|target| target.to_string_lossy().starts_with("pipe:"))
+    };
+    wait_until(EXIT, || report_closed(&fds(pid)));
+    fds(pid)
+}
+
 /// Each open fd and what it points at.
 pub fn fds(pid: i32) -> BTreeMap<i32, PathBuf> {
     fs::read_dir(format!("/proc/{pid}/fd"))
@@ -360,6 +392,8 @@ pub fn stop(pid: i32, pidfile: &Path) {
 
 /// Waits until `pid` sleeps in sigwait (its wchan names sigtimedwait), as
 /// programs that block SIGTERM and wait for it do once they are ready.
+/// SigBlk would not do: while sigwait waits, the kernel shows the awaited
+/// signals unblocked.
 pub fn wait_for_sigwait(pid: i32) {
     assert!(
         wait_until(EXIT, || fs::read_to_string(format!("/proc/{pid}/wchan"))
@@ -442,6 +476,9 @@ pub fn on_terminal(command: &mut Command) -> File {
     // SAFETY: setsid and ioctl are async-signal-safe.
     unsafe {
         command.pre_exec(|| {
+            // A runner started under nohup hands its ignored SIGHUP down, and
+            // the hangup would then end nothing.
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
             setsid()?;
             if libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
                 return Err(std::io::Error::last_os_error());
