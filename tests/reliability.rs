@@ -253,14 +253,16 @@ fn a_user_change_without_root_is_refused_before_forking() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
     let nobody = nobody();
-    let mut command = sandbox.command_as("fixture-builder", &nobody);
-    command.env("APP_PIDFILE", &pidfile).env("APP_USER", "root");
-    let launch = Running::spawn(command).wait();
-    let line = format!(
-        "user root: changing user or group needs root, and this runs as uid {}",
-        nobody.uid
-    );
-    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+    for (option, account) in [("APP_USER", "user"), ("APP_GROUP", "group")] {
+        let mut command = sandbox.command_as("fixture-builder", &nobody);
+        command.env("APP_PIDFILE", &pidfile).env(option, "root");
+        let launch = Running::spawn(command).wait();
+        let line = format!(
+            "{account} root: changing user or group needs root, and this runs as uid {}",
+            nobody.uid
+        );
+        assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+    }
 }
 
 /// Starts `fixture-builder` from a launcher that has supplementary groups of

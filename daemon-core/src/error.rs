@@ -94,7 +94,7 @@ pub enum Error {
     },
     /// A change of user or group was asked for, but the process is not root.
     NotRoot {
-        /// The user or group asked for.
+        /// What was asked for: `user NAME` or `group NAME`.
         account: String,
         /// The effective uid the process runs as.
         euid: u32,
@@ -224,7 +224,7 @@ impl fmt::Display for Error {
             }
             Error::NotRoot { account, euid } => write!(
                 f,
-                "user {account}: changing user or group needs root, and this runs as uid {euid}"
+                "{account}: changing user or group needs root, and this runs as uid {euid}"
             ),
             Error::KeepFd { fd, reason } => write!(f, "keep_fds: fd {fd} {reason}"),
             Error::Chroot { path, source } => {

@@ -49,7 +49,7 @@ impl std::fmt::Display for Account {
 /// databases outside a chroot, and a typo must fail in the launcher.
 #[derive(Debug)]
 pub(crate) struct Credentials {
-    /// The user, or else the group, as given, for messages.
+    /// `user NAME`, or else `group NAME`, as given, for messages.
     account: String,
     uid: Option<Uid>,
     gid: Gid,
@@ -118,7 +118,11 @@ pub(crate) fn resolve(
         }
         _ => Vec::new(),
     };
-    let account = user.or(group).map(Account::to_string).unwrap_or_default();
+    let account = match (user, group) {
+        (Some(user), _) => format!("user {user}"),
+        (None, Some(group)) => format!("group {group}"),
+        (None, None) => unreachable!("one of user and group is set"),
+    };
     Ok(Some(Credentials {
         account,
         uid,
