@@ -37,10 +37,8 @@ impl Pidfile {
         };
         refuse_shared_directory(path)?;
         loop {
-            let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-            let mode = Mode::from_bits_truncate(0o644);
-            let file = match open(path, flags, mode) {
-                Ok(fd) => File::from(fd),
+            let (file, created) = match open_or_create(path) {
+                Ok(opened) => opened,
                 Err(Errno::ELOOP) if is_symlink(path) => {
                     return Err(Error::PidfileUnsafe {
                         path: path.to_owned(),
@@ -50,6 +48,14 @@ impl Pidfile {
                 Err(e) => return Err(fail(e)),
             };
             refuse_foreign(&file, path)?;
+            // A file this start created and could not make its own is not left
+            // behind; one that another start holds is theirs.
+            let discard = |source| {
+                if created && refers_to(&file, path) {
+                    let _ = unlink(path);
+                }
+                fail(source)
+            };
             match flock_exclusive_nonblocking(&file) {
                 Ok(()) => {}
                 Err(Errno::EWOULDBLOCK) => {
@@ -58,14 +64,14 @@ impl Pidfile {
                         pid: holder_pid(&file),
                     })
                 }
-                Err(e) => return Err(fail(e)),
+                Err(e) => return Err(discard(e)),
             }
             // A daemon that was exiting may have unlinked the path between our
             // open and our lock: then we locked an orphan inode, so start over.
             if refers_to(&file, path) {
-                ftruncate(&file, 0).map_err(fail)?;
+                ftruncate(&file, 0).map_err(discard)?;
                 // 0644 whatever the launcher's umask: supervisors read it.
-                fchmod(&file, Mode::from_bits_truncate(0o644)).map_err(fail)?;
+                fchmod(&file, Mode::from_bits_truncate(0o644)).map_err(discard)?;
                 return Ok(Pidfile {
                     path: path.to_owned(),
                     file,
@@ -149,6 +155,26 @@ fn refuse_foreign(file: &File, path: &Path) -> Result<(), Error> {
         path: path.to_owned(),
         reason,
     })
+}
+
+/// Opens the pidfile, creating it if need be, and says whether this call
+/// created it.
+fn open_or_create(path: &Path) -> Result<(File, bool), Errno> {
+    let flags = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mode = Mode::from_bits_truncate(0o644);
+    loop {
+        match open(path, flags | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
+            Ok(fd) => return Ok((File::from(fd), true)),
+            Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        match open(path, flags, mode) {
+            Ok(fd) => return Ok((File::from(fd), false)),
+            // Removed between the two opens, by a daemon exiting: try again.
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn is_symlink(path: &Path) -> bool {
