@@ -9,7 +9,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::thread::{self, JoinHandle};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{open, OFlag};
@@ -161,8 +162,8 @@ impl Sandbox {
 pub struct Running {
     pub pid: i32,
     child: Child,
-    stdout: JoinHandle<String>,
-    stderr: JoinHandle<String>,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
 }
 
 impl Running {
@@ -176,12 +177,8 @@ impl Running {
         Running {
             pid: child.id() as i32,
             child,
-            stdout: thread::spawn(move || {
-                stdout.map(|mut out| read_all(&mut out)).unwrap_or_default()
-            }),
-            stderr: thread::spawn(move || {
-                stderr.map(|mut err| read_all(&mut err)).unwrap_or_default()
-            }),
+            stdout: read_in_background(stdout),
+            stderr: read_in_background(stderr),
         }
     }
 
@@ -198,11 +195,12 @@ impl Running {
             }
             thread::sleep(Duration::from_millis(2));
         };
+        let deadline = Instant::now() + EXIT;
         Launch {
             pid: self.pid,
             status,
-            stdout: self.stdout.join().expect("stdout reader"),
-            stderr: self.stderr.join().expect("stderr reader"),
+            stdout: output_at_end(&self.stdout, "stdout", deadline),
+            stderr: output_at_end(&self.stderr, "stderr", deadline),
         }
     }
 }
@@ -226,10 +224,27 @@ impl Drop for Sandbox {
     }
 }
 
-fn read_all(pipe: &mut impl Read) -> String {
-    let mut text = String::new();
-    let _ = pipe.read_to_string(&mut text);
-    text
+/// Reads a pipe to its end on a thread of its own.
+fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        let _ = sender.send(text);
+    });
+    receiver
+}
+
+/// What a pipe carried, once every writer has closed it. A daemon that kept
+/// its launcher's stdout or stderr open never lets that happen: it fails the
+/// test rather than hanging it.
+fn output_at_end(output: &Receiver<String>, name: &str, deadline: Instant) -> String {
+    let left = deadline.saturating_duration_since(Instant::now());
+    output
+        .recv_timeout(left)
+        .unwrap_or_else(|_| panic!("the launcher's {name} is still held open by another process"))
 }
 
 /// The path of an example or fixture binary. A plain `cargo test` builds them
