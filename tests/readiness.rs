@@ -7,9 +7,11 @@ use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use nix::libc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{getsid, Pid};
 use support::{
@@ -300,4 +302,50 @@ fn the_clap_example_detaches_with_its_daemon_flag_only() {
     let exit = foreground.wait();
     assert!(exit.status.success(), "{exit:?}");
     assert!(!pidfile.exists(), "the foreground run left its pidfile");
+}
+
+#[test]
+fn a_ready_timeout_too_long_for_the_clock_is_no_timeout() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    // 1e19 seconds is a Duration, but past the end of the clock.
+    let launch = launch_notify(&sandbox, &pidfile, "ready-after:10", Some("1e19"));
+    let pid = daemon_pid(&launch, &pidfile);
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn an_exit_before_ready_is_reported_even_with_sigchld_ignored() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let mut command = sandbox.command("fixture-notify");
+    command
+        .env("APP_PIDFILE", &pidfile)
+        .env("APP_BEHAVIOUR", "exit:3");
+    // SAFETY: signal is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            // Inherited as it is: the kernel would reap children by itself.
+            libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let launch = Running::spawn(command).wait();
+    let line = "the daemon exited with status 3 before it was ready";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+#[test]
+fn a_program_name_the_kernel_cuts_mid_character_still_detaches() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    // 20 bytes of UTF-8: /proc/<pid>/status shows the first 15, half a letter.
+    let binary = sandbox.copy_binary("fixture-notify", "приложение");
+    let mut command = sandbox.command_for(binary);
+    command
+        .env("APP_PIDFILE", &pidfile)
+        .env("APP_BEHAVIOUR", "ready-after:0");
+    let launch = Running::spawn(command).wait();
+    let pid = daemon_pid(&launch, &pidfile);
+    stop(pid, &pidfile);
 }

@@ -10,6 +10,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::libc;
 use nix::sys::prctl::set_child_subreaper;
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, chroot, fork, getpid, pipe2, setsid, ForkResult};
 
@@ -248,12 +249,24 @@ impl Daemon {
         // exits, so that the launcher can see how it dies or stop it. Without
         // this (no prctl), a death is reported without its status.
         let _ = set_child_subreaper(true);
+        // An inherited SIG_IGN would have the kernel reap the daemon, and its
+        // exit status with it. SAFETY: SIG_DFL installs no handler code.
+        let sigchld = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        let previous_sigchld = unsafe { sigaction(Signal::SIGCHLD, &sigchld) };
+        let restore = || {
+            let _ = set_child_subreaper(false);
+            if let Ok(previous) = &previous_sigchld {
+                // SAFETY: puts back the disposition this process had.
+                let _ = unsafe { sigaction(Signal::SIGCHLD, previous) };
+            }
+        };
         // Text printed before the detach must not be written again by the daemon.
         let _ = std::io::Write::flush(&mut std::io::stdout());
         // SAFETY: the process has one thread (checked above), so the child
         // inherits no lock held by a thread that does not exist there.
         match unsafe { fork() } {
             Err(e) => {
+                restore();
                 discard(pidfile);
                 Err(Error::Fork(e))
             }
@@ -261,7 +274,7 @@ impl Daemon {
                 drop(report_write);
                 let outcome =
                     launcher::await_ready(File::from(report_read), child, Some(plan.ready_timeout));
-                let _ = set_child_subreaper(false);
+                restore();
                 match outcome {
                     Ok(()) => std::process::exit(0),
                     // A daemon that may still run keeps its pidfile and lock.
@@ -436,14 +449,16 @@ impl Plan {
         // host's tree, which the new root usually lacks.
         fds::redirect_stdio(self.stdout.as_deref(), self.stderr.as_deref())?;
         logs::remember(self.stdout.clone(), self.stderr.clone());
-        self.enter_chroot()?;
-        self.enter_workdir()?;
         let mut keep = self.keep_fds.clone();
         keep.push(report.as_raw_fd());
         keep.extend(pidfile.map(Pidfile::raw_fd));
+        // Before the chroot: without close_range (old kernels, some seccomp
+        // filters) the list comes from /proc/self/fd, which the new root lacks.
         // SAFETY: this is the fresh daemon; the Rust objects that own fds,
         // `report` and `pidfile`, are kept.
         unsafe { fds::close_fds_except(&keep) }.map_err(Error::CloseFds)?;
+        self.enter_chroot()?;
+        self.enter_workdir()?;
         signals::reset(snapshot.altered_signals)?;
         // Written while still privileged: the pidfile is root's when root started us.
         if let Some(pidfile) = pidfile {

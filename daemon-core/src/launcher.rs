@@ -30,7 +30,8 @@ pub(crate) fn await_ready(
     intermediate: Pid,
     timeout: Option<Duration>,
 ) -> Result<(), Error> {
-    let deadline = timeout.map(|timeout| Instant::now() + timeout);
+    // A timeout too long to add to the clock, `Duration::MAX` say, is none.
+    let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
     // The intermediate process sends the daemon's pid, or its own failure,
     // and exits right after the second fork: wait for that first, so that
     // this process does not wake up while the daemon is still busy.
@@ -52,7 +53,14 @@ pub(crate) fn await_ready(
             }
             Some(Report::Panic(message)) => panic = Some(message),
             Some(Report::Ready) => break Ok(()),
-            Some(Report::Failed(error)) => break Err(error),
+            Some(Report::Failed(error)) => {
+                // It exits right after the report: reap it, not leave a zombie
+                // to a launcher that may go on.
+                if let Some(daemon) = daemon {
+                    watch(daemon, Some(Instant::now() + STOP_GRACE));
+                }
+                break Err(error);
+            }
             None => break Err(Error::Vanished),
         }
     };

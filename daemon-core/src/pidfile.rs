@@ -47,6 +47,10 @@ impl Pidfile {
                 }
                 Err(e) => return Err(fail(e)),
             };
+            // Unlinked by a daemon exiting since our open: start over.
+            if fstat(file.as_fd()).is_ok_and(|held| held.st_nlink == 0) {
+                continue;
+            }
             refuse_foreign(&file, path)?;
             // A file this start created and could not make its own is not left
             // behind; one that another start holds is theirs.

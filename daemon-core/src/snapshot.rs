@@ -16,9 +16,11 @@ pub(crate) struct Snapshot {
 }
 
 pub(crate) fn take() -> Result<Snapshot, Errno> {
-    let status = fs::read_to_string("/proc/self/status")
+    let status = fs::read("/proc/self/status")
         .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
-    parse(&status).ok_or(Errno::EINVAL)
+    // Not read as UTF-8: the kernel cuts `Name:` at 15 bytes, which can
+    // split a character of a program's name in two.
+    parse(&String::from_utf8_lossy(&status)).ok_or(Errno::EINVAL)
 }
 
 fn parse(status: &str) -> Option<Snapshot> {

@@ -102,22 +102,29 @@ impl Sandbox {
         fs::set_permissions(&self.root, fs::Permissions::from_mode(0o755)).unwrap();
         let copy = self.path(binary);
         if !copy.exists() {
-            // Copied by `cp`, not `fs::copy`: a write descriptor of the copy open
-            // in this process is inherited by any fork another test thread makes
-            // meanwhile, and exec of the copy then fails with ETXTBSY until that
-            // child has exec'd in turn.
-            let status = Command::new("cp")
-                .arg(example(binary))
-                .arg(&copy)
-                .status()
-                .expect("run cp");
-            assert!(status.success(), "cp {binary} into the sandbox: {status}");
-            // cp applies this process's umask, which may deny `user` the exec bit.
-            fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+            self.copy_binary(binary, binary);
         }
         let mut command = self.command_for(copy);
         command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
         command
+    }
+
+    /// Copies an example or fixture into the sandbox as `name`, runnable by all.
+    pub fn copy_binary(&self, binary: &str, name: &str) -> PathBuf {
+        let copy = self.path(name);
+        // Copied by `cp`, not `fs::copy`: a write descriptor of the copy open
+        // in this process is inherited by any fork another test thread makes
+        // meanwhile, and exec of the copy then fails with ETXTBSY until that
+        // child has exec'd in turn.
+        let status = Command::new("cp")
+            .arg(example(binary))
+            .arg(&copy)
+            .status()
+            .expect("run cp");
+        assert!(status.success(), "cp {binary} into the sandbox: {status}");
+        // cp applies this process's umask, which may deny another user the exec bit.
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)).unwrap();
+        copy
     }
 
     /// Runs a launcher to its exit.
@@ -299,8 +306,15 @@ pub struct Stat {
     pub tty_nr: i32,
 }
 
+/// A file of `/proc/<pid>`. The command name in it is cut at 15 bytes, maybe
+/// inside a character, so it is not read as strict UTF-8.
+fn proc_file(pid: i32, name: &str) -> Option<String> {
+    let bytes = fs::read(format!("/proc/{pid}/{name}")).ok()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 pub fn stat(pid: i32) -> Stat {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    let text = proc_file(pid, "stat").expect("read stat");
     // The command name may hold spaces and parentheses; the fields start after the last ')'.
     let fields: Vec<&str> = text[text.rfind(')').expect("comm") + 2..]
         .split(' ')
@@ -316,7 +330,7 @@ pub fn stat(pid: i32) -> Stat {
 }
 
 fn status_field(pid: i32, name: &str) -> String {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let text = proc_file(pid, "status").expect("read status");
     text.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
         .unwrap_or_else(|| panic!("{name} missing from /proc/{pid}/status"))
@@ -364,7 +378,7 @@ pub fn alive(pid: i32) -> bool {
 }
 
 fn is_zombie(pid: i32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
+    proc_file(pid, "stat")
         .map(|text| text[text.rfind(')').unwrap_or(0)..].starts_with(") Z"))
         .unwrap_or(true)
 }
