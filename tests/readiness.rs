@@ -6,9 +6,11 @@ mod support;
 use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
-use std::os::unix::net::UnixDatagram;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::libc;
@@ -225,7 +227,6 @@ fn under_systemd_notify_it_does_not_fork_and_notifies() {
     let pidfile = sandbox.path("server.pid");
     let socket_path = sandbox.path("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
-    socket.set_read_timeout(Some(EXIT)).unwrap();
     let mut command = sandbox.command("tokio_server");
     command
         .env("NOTIFY_SOCKET", &socket_path)
@@ -233,14 +234,7 @@ fn under_systemd_notify_it_does_not_fork_and_notifies() {
         .env("APP_LOG", sandbox.path("server.log"));
     let server = Running::spawn(command);
 
-    let mut messages = Vec::new();
-    while !messages.iter().any(|m| m == "READY=1\n") {
-        let mut buf = [0u8; 512];
-        let len = socket
-            .recv(&mut buf)
-            .expect("a notification before the timeout");
-        messages.push(String::from_utf8_lossy(&buf[..len]).into_owned());
-    }
+    let messages = notifications_until_ready(&socket);
     let addr = messages[0]
         .strip_prefix("STATUS=addr: ")
         .and_then(|rest| rest.strip_suffix('\n'))
@@ -264,6 +258,78 @@ fn under_systemd_notify_it_does_not_fork_and_notifies() {
     assert!(exit.status.success(), "{exit:?}");
     // Not redirected: the server's own println reaches systemd's journal.
     assert_eq!(exit.stdout, format!("addr: {addr}\n"));
+}
+
+/// Receives notifications on `socket` until `READY=1`.
+fn notifications_until_ready(socket: &UnixDatagram) -> Vec<String> {
+    socket.set_read_timeout(Some(EXIT)).unwrap();
+    let mut messages = Vec::new();
+    while !messages.iter().any(|m| m == "READY=1\n") {
+        let mut buf = [0u8; 512];
+        let len = socket
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no READY=1 before the timeout ({e}), got {messages:?}"));
+        messages.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+    }
+    messages
+}
+
+/// Starts `command` (a `fixture-builder`, with no pidfile) under a systemd
+/// listening on `socket`, checks that it notifies from the very process
+/// spawned, then stops it.
+fn assert_notifies_systemd(sandbox: &Sandbox, socket: &UnixDatagram, command: Command) {
+    let service = Running::spawn(command);
+    assert_eq!(notifications_until_ready(socket), ["READY=1\n"]);
+    assert_eq!(stat(service.pid).ppid, std::process::id() as i32);
+    support::stop_without_pidfile(service.pid);
+    let exit = service.wait();
+    assert!(exit.status.success(), "{exit:?}");
+    assert!(sandbox.wait_all_gone(EXIT));
+}
+
+#[test]
+fn an_abstract_notify_socket_is_reached() {
+    let sandbox = Sandbox::new();
+    let name = format!("daemonic-test-{}", sandbox.path("").display());
+    let address = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let socket = UnixDatagram::bind_addr(&address).unwrap();
+    let mut command = sandbox.command("fixture-builder");
+    command.env("NOTIFY_SOCKET", format!("@{name}"));
+    assert_notifies_systemd(&sandbox, &socket, command);
+}
+
+#[test]
+fn ready_reaches_systemd_from_inside_a_chroot() {
+    if !support::is_root("ready_reaches_systemd_from_inside_a_chroot") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let jail = sandbox.path("jail");
+    fs::create_dir(&jail).unwrap();
+    let socket_path = sandbox.path("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    let mut command = sandbox.command("fixture-builder");
+    command
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("APP_CHROOT", &jail);
+    assert_notifies_systemd(&sandbox, &socket, command);
+}
+
+#[test]
+fn a_notify_socket_that_cannot_be_reached_fails_cleanly() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let socket_path = sandbox.path("nobody-listens.sock");
+    let mut command = sandbox.command("fixture-builder");
+    command
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("APP_PIDFILE", &pidfile);
+    let launch = Running::spawn(command).wait();
+    let line = format!(
+        "NOTIFY_SOCKET {}: No such file or directory",
+        socket_path.display()
+    );
+    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
 }
 
 #[test]

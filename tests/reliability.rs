@@ -9,6 +9,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::net::UnixDatagram;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
@@ -364,11 +365,13 @@ fn in_the_foreground_under_systemd_the_user_still_changes() {
     }
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
+    let socket_path = sandbox.path("notify.sock");
+    let _systemd = UnixDatagram::bind(&socket_path).unwrap();
     let mut command = sandbox.command("fixture-builder");
     command
         .env("APP_PIDFILE", &pidfile)
         .env("APP_USER", "nobody")
-        .env("NOTIFY_SOCKET", sandbox.path("no-listener.sock"));
+        .env("NOTIFY_SOCKET", &socket_path);
     let process = Running::spawn(command);
     assert_eq!(
         wait_for_pidfile(&pidfile),

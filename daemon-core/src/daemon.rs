@@ -1,6 +1,7 @@
 //! The builder and the detach sequence itself.
 
 use std::env;
+use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// Set to `1`, this environment variable keeps the process in the
 /// foreground whatever the configuration says, for debugging.
 pub const FOREGROUND_ENV: &str = "DAEMONIC_FOREGROUND";
+
+/// Set by systemd for a `Type=notify` service: the address of its socket.
+const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
 
 /// When the launcher lets go and exits 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -216,14 +220,19 @@ impl Daemon {
     /// `false`, when [`FOREGROUND_ENV`] is `1`, or when `NOTIFY_SOCKET` is
     /// set: systemd started a `Type=notify` service and is its parent
     /// already, so [`ready`](crate::ready) and [`status`](crate::status) talk
-    /// to systemd. There the session, terminal, umask, stdio, fds and signals
+    /// to systemd, through its socket connected here (a socket that cannot
+    /// be reached is [`Error::NotifySocket`]), and `NOTIFY_SOCKET` is removed
+    /// from the environment. There the session, terminal, umask, stdio, fds and signals
     /// stay as they are; the pidfile is still locked and written, and the
     /// `chroot` (with the workdir inside it) and the change of user still
     /// happen.
     pub fn start(self) -> Result<Detached, Error> {
         let plan = self.resolve()?;
-        let systemd = env::var_os("NOTIFY_SOCKET").is_some();
-        if systemd || !plan.enabled || env::var_os(FOREGROUND_ENV).is_some_and(|v| v == "1") {
+        let systemd = env::var_os(NOTIFY_SOCKET);
+        if systemd.is_some()
+            || !plan.enabled
+            || env::var_os(FOREGROUND_ENV).is_some_and(|v| v == "1")
+        {
             return plan.stay_in_foreground(systemd);
         }
         if let Some(credentials) = &plan.credentials {
@@ -367,9 +376,21 @@ impl Plan {
     /// left as they are. The pidfile is still locked and written, and the
     /// `chroot` and the change of user still happen: a daemon configured to
     /// drop root must not keep it because it runs under systemd or a debugger.
-    fn stay_in_foreground(self, systemd: bool) -> Result<Detached, Error> {
+    fn stay_in_foreground(self, systemd: Option<OsString>) -> Result<Detached, Error> {
         if let Some(credentials) = &self.credentials {
             credentials.check_permitted()?;
+        }
+        if let Some(address) = systemd {
+            link::attach_systemd(&address).map_err(|e| Error::NotifySocket {
+                source: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                address,
+            })?;
+            // The socket is this process's: a program it starts must not take
+            // it for a systemd parent of its own. Only with one thread, as
+            // another could read the environment meanwhile.
+            if snapshot::take().is_ok_and(|snapshot| snapshot.threads == 1) {
+                env::remove_var(NOTIFY_SOCKET);
+            }
         }
         let pidfile = self.pidfile.as_deref().map(Pidfile::lock).transpose()?;
         let confined = pidfile
@@ -381,9 +402,6 @@ impl Plan {
                 pidfile.remove();
             }
             return Err(error);
-        }
-        if systemd {
-            link::attach_systemd();
         }
         if self.readiness == Readiness::Start {
             link::ready();

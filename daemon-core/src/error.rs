@@ -1,7 +1,7 @@
 //! The typed error of a detach: which step failed, on what, and the OS error.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -36,6 +36,13 @@ pub enum Error {
     },
     /// The pipe that carries the outcome back to the launcher.
     Pipe(Errno),
+    /// systemd's notify socket, named by `NOTIFY_SOCKET`, could not be reached.
+    NotifySocket {
+        /// The socket's address, as `NOTIFY_SOCKET` gives it.
+        address: std::ffi::OsString,
+        /// The OS error.
+        source: Errno,
+    },
     /// `fork` failed.
     Fork(Errno),
     /// `setsid` failed.
@@ -197,6 +204,12 @@ impl fmt::Display for Error {
                  detach before any thread or async runtime starts"
             ),
             Error::Pipe(e) => write!(f, "pipe to the launcher: {}", e.desc()),
+            Error::NotifySocket { address, source } => write!(
+                f,
+                "NOTIFY_SOCKET {}: {}",
+                Path::new(address).display(),
+                source.desc()
+            ),
             Error::Fork(e) => write!(f, "fork: {}", e.desc()),
             Error::Setsid(e) => write!(f, "setsid: {}", e.desc()),
             Error::Workdir { path, source } => {
@@ -301,6 +314,7 @@ impl std::error::Error for Error {
             Error::CurrentDir(e)
             | Error::CountThreads(e)
             | Error::Pipe(e)
+            | Error::NotifySocket { source: e, .. }
             | Error::Fork(e)
             | Error::Setsid(e)
             | Error::DevNull(e)

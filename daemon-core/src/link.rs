@@ -2,18 +2,24 @@
 //! systemd's notify socket. Behind [`ready`] and [`status`].
 
 use std::cell::Cell;
+use std::ffi::OsStr;
 use std::fs::File;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-use sd_notify::NotifyState;
+use std::io;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::report::Report;
 
 /// The pipe to the launcher, until the first [`ready`].
 static LAUNCHER: Mutex<Option<File>> = Mutex::new(None);
-/// Whether systemd started this process as a `Type=notify` service.
-static SYSTEMD: AtomicBool = AtomicBool::new(false);
+/// systemd's notify socket, when systemd started this process as a
+/// `Type=notify` service.
+///
+/// Connected once, at the start, and not per message as the `sd-notify`
+/// crate does: after a `chroot` its path is gone, and `READY=1` with it.
+static SYSTEMD: OnceLock<UnixDatagram> = OnceLock::new();
 
 /// Tells whoever started the daemon that it is ready: the launcher prints
 /// nothing more and exits 0; under systemd, `READY=1` is sent.
@@ -27,9 +33,7 @@ pub fn ready() {
         // runs on regardless.
         let _ = Report::Ready.write_to(&pipe);
     }
-    if SYSTEMD.load(Ordering::Relaxed) {
-        let _ = sd_notify::notify(&[NotifyState::Ready]);
-    }
+    notify_systemd("READY=1");
 }
 
 /// Sends one line to the launcher, which prints it on its own stdout, such
@@ -41,10 +45,17 @@ pub fn status(line: impl AsRef<str>) {
     if let Some(pipe) = launcher().as_ref() {
         let _ = Report::Status(line.to_owned()).write_to(pipe);
     }
-    if SYSTEMD.load(Ordering::Relaxed) {
+    if SYSTEMD.get().is_some() {
         // One line: a newline would start another assignment, `READY=1` say.
-        let line = line.replace('\n', " ");
-        let _ = sd_notify::notify(&[NotifyState::Status(&line)]);
+        notify_systemd(&format!("STATUS={}", line.replace('\n', " ")));
+    }
+}
+
+/// Sends one assignment of the sd_notify protocol, when systemd listens.
+fn notify_systemd(assignment: &str) {
+    if let Some(socket) = SYSTEMD.get() {
+        // A full socket buffer or a systemd gone: the daemon runs on regardless.
+        let _ = socket.send(format!("{assignment}\n").as_bytes());
     }
 }
 
@@ -66,8 +77,15 @@ pub(crate) fn attach_launcher(pipe: File) {
     }));
 }
 
-pub(crate) fn attach_systemd() {
-    SYSTEMD.store(true, Ordering::Relaxed);
+/// Connects to systemd's notify socket: a path, or an abstract name after `@`.
+pub(crate) fn attach_systemd(address: &OsStr) -> io::Result<()> {
+    let socket = UnixDatagram::unbound()?;
+    match address.as_bytes().strip_prefix(b"@") {
+        Some(name) => socket.connect_addr(&SocketAddr::from_abstract_name(name)?)?,
+        None => socket.connect(address)?,
+    }
+    let _ = SYSTEMD.set(socket);
+    Ok(())
 }
 
 thread_local! {

@@ -409,14 +409,25 @@ pub fn daemon_pid(launch: &Launch, pidfile: &Path) -> i32 {
 /// Stops a fixture with SIGTERM, once its handler is in place; it returns
 /// from main, which removes the pidfile.
 pub fn stop(pid: i32, pidfile: &Path) {
-    // Before main installs its handler, SIGTERM would kill the process
-    // outright, with no return from main.
+    wait_for_sigterm_handler(pid);
+    stop_now(pid, pidfile);
+}
+
+/// Stops a fixture that has no pidfile, as [`stop`] does.
+pub fn stop_without_pidfile(pid: i32) {
+    wait_for_sigterm_handler(pid);
+    terminate(pid);
+    assert!(wait_until(EXIT, || !alive(pid)), "{pid} ignored SIGTERM");
+}
+
+/// Before main installs its handler, SIGTERM would kill the process
+/// outright, with no return from main.
+fn wait_for_sigterm_handler(pid: i32) {
     let sigterm = 1 << (libc::SIGTERM - 1);
     assert!(
         wait_until(EXIT, || signal_mask(pid, "SigCgt") & sigterm != 0),
         "{pid} never got ready for SIGTERM"
     );
-    stop_now(pid, pidfile);
 }
 
 /// Waits until `pid` sleeps in sigwait (its wchan names sigtimedwait), as
