@@ -72,7 +72,8 @@
 //! With `ready = "notify"`, the launcher waits for [`ready()`] and prints each
 //! [`status()`] line on its stdout meanwhile. A daemon that exits, panics or
 //! is killed first is reported with its status, panic message or signal; one
-//! that misses `ready_timeout` is stopped (SIGTERM, then SIGKILL).
+//! that misses `ready_timeout` is stopped (SIGTERM, then SIGKILL), with its
+//! process group.
 //!
 //! # Foreground and systemd
 //!

@@ -142,6 +142,17 @@ fn ready_timeout_stops_the_daemon_and_fails() {
 }
 
 #[test]
+fn ready_timeout_stops_the_helpers_the_daemon_started_too() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = launch_notify(&sandbox, &pidfile, "helper-then-hang", Some("0.5"));
+    assert!(launch.stdout.starts_with("helper: "), "{launch:?}");
+    // The helper carries the sandbox's token: it must be gone too.
+    let line = "the daemon was not ready after 0.5s, so it was stopped";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+#[test]
 fn a_daemon_that_ignores_sigterm_is_killed_at_the_timeout() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -43,7 +43,7 @@ pub(crate) fn await_ready(
         // pipe, so the pid frame, written before the intermediate exited, and
         // a report that just made it are read before the daemon is stopped.
         if !readable_before(&pipe, deadline) {
-            break Err(stop(daemon, timeout.unwrap_or_default()));
+            break Err(stop(daemon, intermediate, timeout.unwrap_or_default()));
         }
         match Report::read_from(&pipe) {
             Some(Report::Pid(pid)) => daemon = Some(Pid::from_raw(pid)),
@@ -65,7 +65,9 @@ pub(crate) fn await_ready(
         }
     };
     match (outcome, daemon) {
-        (Err(Error::Vanished), Some(daemon)) => Err(death(daemon, panic, deadline, timeout)),
+        (Err(Error::Vanished), Some(daemon)) => {
+            Err(death(daemon, intermediate, panic, deadline, timeout))
+        }
         (outcome, _) => outcome,
     }
 }
@@ -122,6 +124,7 @@ fn watch(daemon: Pid, until: Option<Instant>) -> Ending {
 /// closed it and runs on (by exec'ing, say) is stopped at the deadline.
 fn death(
     daemon: Pid,
+    intermediate: Pid,
     panic: Option<String>,
     deadline: Option<Instant>,
     timeout: Option<Duration>,
@@ -130,21 +133,31 @@ fn death(
         Ending::Status(WaitStatus::Exited(_, status)) => Error::Exited { status, panic },
         Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed { signal, panic },
         Ending::Status(_) | Ending::Gone => Error::Vanished,
-        Ending::Running => stop(Some(daemon), timeout.unwrap_or_default()),
+        Ending::Running => stop(Some(daemon), intermediate, timeout.unwrap_or_default()),
     }
 }
 
 /// Stops a daemon that missed its deadline: SIGTERM, then SIGKILL after
 /// [`STOP_GRACE`]. `stopped` is false only when it could not be seen to end,
 /// and then the pidfile is left to it.
-fn stop(daemon: Option<Pid>, timeout: Duration) -> Error {
+///
+/// The signals go to the daemon's process group too, whose id is the
+/// intermediate's pid (the session leader it forked from), so that the
+/// helpers it started are not left running. Its pid frame came after the
+/// setsid, so that group exists, and the kernel does not reuse its id while
+/// it has members.
+fn stop(daemon: Option<Pid>, intermediate: Pid, timeout: Duration) -> Error {
     let stopped = match daemon {
         None => false,
         Some(daemon) => {
-            let _ = kill(daemon, Signal::SIGTERM);
+            let signal_all = |signal| {
+                let _ = killpg(intermediate, signal);
+                let _ = kill(daemon, signal);
+            };
+            signal_all(Signal::SIGTERM);
             match watch(daemon, Some(Instant::now() + STOP_GRACE)) {
                 Ending::Running => {
-                    let _ = kill(daemon, Signal::SIGKILL);
+                    signal_all(Signal::SIGKILL);
                     !matches!(
                         watch(daemon, Some(Instant::now() + STOP_GRACE)),
                         Ending::Running
