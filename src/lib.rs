@@ -71,7 +71,8 @@
 //!
 //! With `ready = "notify"`, the launcher waits for [`ready()`] and prints each
 //! [`status()`] line on its stdout meanwhile. A daemon that exits, panics or
-//! is killed first is reported with its status, panic message or signal; one
+//! is killed first is reported with its status, panic message or signal, and
+//! with the error `main` returned or the reason given to [`not_ready()`]; one
 //! that misses `ready_timeout` is stopped (SIGTERM, then SIGKILL), with its
 //! process group.
 //!
@@ -100,8 +101,8 @@
 #![deny(missing_docs)]
 
 pub use daemonic_core::{
-    close_fds_except, ready, reopen_logs, status, Account, Daemon, Detached, Error, Readiness,
-    DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
+    close_fds_except, not_ready, ready, reopen_logs, status, Account, Cause, Daemon, Detached,
+    Error, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
 };
 pub use daemonic_macro::daemon;
 
@@ -120,6 +121,15 @@ pub mod __private {
                 std::process::exit(1)
             }
         }
+    }
+
+    /// `main`'s result, passed through; an error is first sent to whoever
+    /// waits for the daemon to be ready, as std would print it.
+    pub fn main_returned<T, E: std::fmt::Debug>(result: Result<T, E>) -> Result<T, E> {
+        if let Err(error) = &result {
+            crate::not_ready(format!("main returned Error: {error:?}"));
+        }
+        result
     }
 
     /// Detaches, or ends the launcher with the error's one line.

@@ -112,6 +112,16 @@ fn panic_before_ready_fails_with_the_panic_message() {
 }
 
 #[test]
+fn an_error_returned_by_main_before_ready_is_the_launchers_line() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = launch_notify(&sandbox, &pidfile, "error", None);
+    let line = "the daemon exited with status 1 before it was ready: main returned \
+                Error: Custom { kind: AddrInUse, error: \"port 1 is taken\" }";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+#[test]
 fn daemon_killed_before_ready_fails_naming_the_signal() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");

@@ -159,15 +159,16 @@ pub enum Error {
     Exited {
         /// Its exit status.
         status: i32,
-        /// The message of the panic that ended it, if one did.
-        panic: Option<String>,
+        /// What it said of its end, if anything.
+        cause: Option<Cause>,
     },
     /// The daemon was killed by a signal before it was ready.
     Killed {
         /// The signal.
         signal: Signal,
-        /// The message of the panic that raised it, if one did (`panic = "abort"`).
-        panic: Option<String>,
+        /// What it said of its end, if anything: a panic that raised the
+        /// signal, with `panic = "abort"`, say.
+        cause: Option<Cause>,
     },
     /// The daemon was not ready in time, and the launcher stopped it.
     ReadyTimeout {
@@ -179,6 +180,18 @@ pub enum Error {
     },
     /// The daemon ended before it reported, and its status could not be read.
     Vanished,
+}
+
+/// What a daemon that ended before it was ready said of its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cause {
+    /// It panicked, with this message (a panic hook sent it).
+    Panicked(String),
+    /// It said why it would not be ready, through
+    /// [`not_ready`](crate::not_ready): with the attribute, the error that
+    /// `main` returned.
+    NotReady(String),
 }
 
 impl fmt::Display for Error {
@@ -260,14 +273,21 @@ impl fmt::Display for Error {
             },
             Error::Exited {
                 status,
-                panic: Some(message),
+                cause: Some(Cause::Panicked(message)),
             } => write!(
                 f,
                 "the daemon panicked before it was ready (exit status {status}): {message}"
             ),
             Error::Exited {
                 status,
-                panic: None,
+                cause: Some(Cause::NotReady(reason)),
+            } => write!(
+                f,
+                "the daemon exited with status {status} before it was ready: {reason}"
+            ),
+            Error::Exited {
+                status,
+                cause: None,
             } => {
                 write!(
                     f,
@@ -276,14 +296,21 @@ impl fmt::Display for Error {
             }
             Error::Killed {
                 signal,
-                panic: Some(message),
+                cause: Some(Cause::Panicked(message)),
             } => write!(
                 f,
                 "the daemon panicked before it was ready (killed by {signal}): {message}"
             ),
             Error::Killed {
                 signal,
-                panic: None,
+                cause: Some(Cause::NotReady(reason)),
+            } => write!(
+                f,
+                "the daemon was killed by {signal} before it was ready: {reason}"
+            ),
+            Error::Killed {
+                signal,
+                cause: None,
             } => {
                 write!(f, "the daemon was killed by {signal} before it was ready")
             }

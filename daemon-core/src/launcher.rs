@@ -14,7 +14,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::report::Report;
-use crate::Error;
+use crate::{Cause, Error};
 
 /// How long a daemon that missed its `ready_timeout` gets to exit on SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -37,7 +37,7 @@ pub(crate) fn await_ready(
     // this process does not wake up while the daemon is still busy.
     while let Err(Errno::EINTR) = waitpid(intermediate, None) {}
     let mut daemon = None;
-    let mut panic = None;
+    let mut cause = None;
     let outcome = loop {
         // Past the deadline the poll still reports what is already in the
         // pipe, so the pid frame, written before the intermediate exited, and
@@ -51,7 +51,8 @@ pub(crate) fn await_ready(
                 let mut stdout = std::io::stdout().lock();
                 let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
             }
-            Some(Report::Panic(message)) => panic = Some(message),
+            Some(Report::Panic(message)) => cause = Some(Cause::Panicked(message)),
+            Some(Report::NotReady(reason)) => cause = Some(Cause::NotReady(reason)),
             Some(Report::Ready) => break Ok(()),
             Some(Report::Failed(error)) => {
                 // It exits right after the report: reap it, not leave a zombie
@@ -66,7 +67,7 @@ pub(crate) fn await_ready(
     };
     match (outcome, daemon) {
         (Err(Error::Vanished), Some(daemon)) => {
-            Err(death(daemon, intermediate, panic, deadline, timeout))
+            Err(death(daemon, intermediate, cause, deadline, timeout))
         }
         (outcome, _) => outcome,
     }
@@ -125,13 +126,13 @@ fn watch(daemon: Pid, until: Option<Instant>) -> Ending {
 fn death(
     daemon: Pid,
     intermediate: Pid,
-    panic: Option<String>,
+    cause: Option<Cause>,
     deadline: Option<Instant>,
     timeout: Option<Duration>,
 ) -> Error {
     match watch(daemon, deadline) {
-        Ending::Status(WaitStatus::Exited(_, status)) => Error::Exited { status, panic },
-        Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed { signal, panic },
+        Ending::Status(WaitStatus::Exited(_, status)) => Error::Exited { status, cause },
+        Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed { signal, cause },
         Ending::Status(_) | Ending::Gone => Error::Vanished,
         Ending::Running => stop(Some(daemon), intermediate, timeout.unwrap_or_default()),
     }

@@ -25,8 +25,8 @@ mod snapshot;
 pub use daemon::{
     Daemon, Detached, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
 };
-pub use error::Error;
+pub use error::{Cause, Error};
 pub use fds::close_fds_except;
-pub use link::{ready, status};
+pub use link::{not_ready, ready, status};
 pub use logs::reopen_logs;
 pub use privileges::Account;

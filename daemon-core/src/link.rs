@@ -51,6 +51,25 @@ pub fn status(line: impl AsRef<str>) {
     }
 }
 
+/// Tells whoever started the daemon why it will not be ready, before it
+/// exits: the launcher prints the reason with the exit status, in its one
+/// line; under systemd, it becomes `STATUS=...`.
+///
+/// The attribute sends the error that `main` returns this way. Safe from any
+/// thread; a no-op when nobody listens, as with [`ready`].
+pub fn not_ready(reason: impl AsRef<str>) {
+    // One line, for the launcher's one line and for systemd.
+    let reason = reason
+        .as_ref()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(pipe) = launcher().as_ref() {
+        let _ = Report::NotReady(reason.clone()).write_to(pipe);
+    }
+    notify_systemd(&format!("STATUS={reason}"));
+}
+
 /// Sends one assignment of the sd_notify protocol, when systemd listens.
 fn notify_systemd(assignment: &str) {
     if let Some(socket) = SYSTEMD.get() {

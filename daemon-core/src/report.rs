@@ -23,6 +23,8 @@ pub(crate) enum Report {
     Status(String),
     /// The daemon is panicking; the launcher names it when the daemon dies.
     Panic(String),
+    /// Why the daemon will not be ready; the launcher names it when the daemon dies.
+    NotReady(String),
     /// The daemon is ready; the launcher exits 0.
     Ready,
     /// A step after the first fork failed; the daemon has exited.
@@ -32,6 +34,7 @@ pub(crate) enum Report {
 const PID: u8 = b'P';
 const STATUS: u8 = b'S';
 const PANIC: u8 = b'X';
+const NOT_READY: u8 = b'N';
 const READY: u8 = b'R';
 const FAILED: u8 = b'E';
 
@@ -41,6 +44,7 @@ impl Report {
             Report::Pid(pid) => (PID, pid.to_le_bytes().to_vec()),
             Report::Status(line) => (STATUS, line.as_bytes().to_vec()),
             Report::Panic(message) => (PANIC, message.as_bytes().to_vec()),
+            Report::NotReady(reason) => (NOT_READY, reason.as_bytes().to_vec()),
             Report::Ready => (READY, Vec::new()),
             Report::Failed(error) => (FAILED, encode_failure(error)),
         };
@@ -65,6 +69,7 @@ impl Report {
             ))),
             STATUS => Some(Report::Status(text())),
             PANIC => Some(Report::Panic(text())),
+            NOT_READY => Some(Report::NotReady(text())),
             READY => Some(Report::Ready),
             FAILED => decode_failure(&payload).map(Report::Failed),
             _ => None,

@@ -64,6 +64,13 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
     } = func;
     let output = sig.output.clone();
     sig.ident = format_ident!("__daemonic_main");
+    // An error returned before ready() would otherwise reach only the
+    // daemon's stderr, /dev/null by default: the launcher is told it too.
+    let call = if valid::returns_result(&sig) {
+        quote!(#krate::__private::main_returned(__daemonic_main()))
+    } else {
+        quote!(__daemonic_main())
+    };
     let errors = errors.map(Error::into_compile_error);
     quote! {
         #errors
@@ -75,7 +82,7 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
             // (such as #[tokio::main]), so that a runtime starts only now.
             #(#attrs)*
             #sig #block
-            __daemonic_main()
+            #call
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Checks made at compile time: literal values, and the shape of the function.
 
-use syn::{Attribute, Error, Expr, ExprLit, Ident, ItemFn, Lit, Path};
+use syn::{Attribute, Error, Expr, ExprLit, Ident, ItemFn, Lit, Path, ReturnType, Signature, Type};
 
 use crate::args::{combine, Arg, Key};
 
@@ -220,4 +220,14 @@ pub(crate) fn is_named(attr: &Attribute, name: &str) -> bool {
         .segments
         .last()
         .is_some_and(|segment| segment.ident == name)
+}
+
+/// Whether `fn main` returns a `Result` (`std::io::Result`, `anyhow::Result`
+/// and the like), judged by the name, as a macro must.
+pub(crate) fn returns_result(sig: &Signature) -> bool {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return false;
+    };
+    matches!(&**ty, Type::Path(path) if path.qself.is_none()
+        && path.path.segments.last().is_some_and(|last| last.ident == "Result"))
 }
