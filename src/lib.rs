@@ -36,9 +36,13 @@
 //! # Options
 //!
 //! Every value is a literal or any Rust expression, but for `ready` and
-//! `crate`, which are literals only. A literal is checked at compile time. An expression is evaluated at the start of `main`, in the
-//! launcher, before the first fork, in the order written; it may read the
-//! arguments or the environment, and what it prints reaches the terminal.
+//! `crate`, which are literals only. A literal is checked at compile time.
+//! An expression is evaluated at the start of `main`, in the launcher,
+//! before the first fork, in the order written; it may read the arguments or
+//! the environment, and what it prints reaches the terminal. An fd it leaves
+//! open, in a static say, is closed by the detach unless it is listed in
+//! `keep_fds`, so the object that owns it must not be used afterwards (the
+//! contract of [`Daemon::start`]).
 //!
 //! | option | type | default | meaning |
 //! |---|---|---|---|
@@ -134,7 +138,11 @@ pub mod __private {
 
     /// Detaches, or ends the launcher with the error's one line.
     pub fn detach(daemon: Daemon) -> daemonic_core::Detached {
-        daemon.start().unwrap_or_else(|error| {
+        // SAFETY: the first statement of `main`: the user's code has not run,
+        // and the option values are consumed by the builder. A value that
+        // leaves an fd owner behind (in a static) is ruled out by the
+        // attribute's docs, as `Daemon::start` rules it out for its callers.
+        unsafe { daemon.start() }.unwrap_or_else(|error| {
             eprintln!("daemonic: {error}");
             std::process::exit(1)
         })

@@ -50,15 +50,15 @@ pub enum Readiness {
 /// How to detach: a builder, finished by [`Daemon::start`].
 ///
 /// ```no_run
-/// let _running = daemonic_core::Daemon::new()
+/// let daemon = daemonic_core::Daemon::new()
 ///     .umask(0o027)
 ///     .workdir("/")
-///     .pidfile("/tmp/app.pid")
-///     .start()
-///     .unwrap_or_else(|e| {
-///         eprintln!("daemonic: {e}");
-///         std::process::exit(1)
-///     });
+///     .pidfile("/tmp/app.pid");
+/// // SAFETY: the first thing main does; nothing owns an fd yet.
+/// let _running = unsafe { daemon.start() }.unwrap_or_else(|e| {
+///     eprintln!("daemonic: {e}");
+///     std::process::exit(1)
+/// });
 /// // Only the daemon gets here, detached; `_running` removes the pidfile when dropped.
 /// ```
 #[derive(Debug, Clone)]
@@ -226,7 +226,15 @@ impl Daemon {
     /// stay as they are; the pidfile is still locked and written, and the
     /// `chroot` (with the workdir inside it) and the change of user still
     /// happen.
-    pub fn start(self) -> Result<Detached, Error> {
+    ///
+    /// # Safety
+    ///
+    /// The daemon closes every fd but stdio, the pidfile and
+    /// [`Daemon::keep_fds`]. No object that owns another fd (a `File`, a
+    /// socket, a static holding one) may be used or dropped afterwards in the
+    /// daemon: its fd is closed, or by then a different file. Calling `start`
+    /// as the first thing `main` does, as the attribute does, meets this.
+    pub unsafe fn start(self) -> Result<Detached, Error> {
         let plan = self.resolve()?;
         let systemd = env::var_os(NOTIFY_SOCKET);
         if systemd.is_some()
