@@ -11,8 +11,8 @@
 //! The attribute runs the detach as the first statement of `main`, before any
 //! thread or async runtime exists: `fork` copies only the calling thread, so a
 //! threaded process is refused. The sequence is the classic one: fork,
-//! `setsid`, fork again, `umask`, stdio, `chroot`, `chdir`, close every other
-//! fd, reset signals, write the pidfile, change user; see [`Daemon`].
+//! `setsid`, fork again, `umask`, stdio, close every other fd, `chroot`, `chdir`,
+//! reset signals, write the pidfile, change user; see [`Daemon`].
 //!
 //! # The order with tokio
 //!

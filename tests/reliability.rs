@@ -416,6 +416,30 @@ fn chroot_comes_before_the_workdir_which_is_inside_it() {
 }
 
 #[test]
+fn a_workdir_missing_inside_the_chroot_in_the_foreground_fails_cleanly() {
+    if !is_root("a_workdir_missing_inside_the_chroot_in_the_foreground_fails_cleanly") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let root = sandbox.path("jail");
+    fs::create_dir(&root).unwrap();
+    // In the foreground the process itself enters the chroot, so after the
+    // failure the pidfile's path names nothing for it.
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_CHROOT", os(&root)),
+            ("APP_WORKDIR", OsStr::new("/missing")),
+            ("DAEMONIC_FOREGROUND", OsStr::new("1")),
+        ],
+    );
+    let line = "workdir /missing: No such file or directory";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+#[test]
 fn a_chroot_that_is_missing_fails_cleanly() {
     if !is_root("a_chroot_that_is_missing_fails_cleanly") {
         return;

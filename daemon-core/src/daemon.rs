@@ -401,16 +401,25 @@ impl Plan {
             }
         }
         let pidfile = self.pidfile.as_deref().map(Pidfile::lock).transpose()?;
+        // The chroot hides the pidfile's path: a failure after it removes the
+        // file through its directory, opened before.
+        let directory = match &self.chroot {
+            Some(_) => pidfile.as_ref().and_then(Pidfile::directory),
+            None => None,
+        };
         let confined = pidfile
             .as_ref()
             .map_or(Ok(()), |pidfile| pidfile.write_pid(getpid()))
             .and_then(|()| self.confine());
         if let Err(error) = confined {
-            if let Some(pidfile) = pidfile {
-                pidfile.remove();
+            match (pidfile, &directory) {
+                (Some(pidfile), Some(directory)) => pidfile.remove_in(directory),
+                (Some(pidfile), None) => pidfile.remove(),
+                (None, _) => {}
             }
             return Err(error);
         }
+        drop(directory);
         if self.readiness == Readiness::Start {
             link::ready();
         }

@@ -5,21 +5,26 @@
 //! a second start is refused before it forks anything.
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
-use nix::sys::stat::{fchmod, fstat, lstat, stat, Mode, SFlag};
-use nix::unistd::{ftruncate, geteuid, unlink, Pid};
+use nix::fcntl::{open, AtFlags, OFlag};
+use nix::sys::stat::{fchmod, fstat, fstatat, lstat, stat, Mode, SFlag};
+use nix::unistd::{ftruncate, geteuid, unlink, unlinkat, Pid, UnlinkatFlags};
 
 use crate::Error;
 
 /// How long a refused start waits for the running daemon to write its pid.
 const HOLDER_PID_WAIT: Duration = Duration::from_secs(2);
+
+/// The pidfile's directory, open while a start in a chroot may still fail,
+/// and never longer: an fd to a directory outside the new root is a way out
+/// of it.
+pub(crate) struct Directory(OwnedFd);
 
 /// A locked pidfile; the lock lasts as long as any process holds this open file.
 #[derive(Debug)]
@@ -99,6 +104,28 @@ impl Pidfile {
     pub(crate) fn remove(self) {
         if refers_to(&self.file, &self.path) {
             let _ = unlink(&self.path);
+        }
+    }
+
+    /// The directory the pidfile is in, for [`Pidfile::remove_in`].
+    pub(crate) fn directory(&self) -> Option<Directory> {
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        open(self.path.parent()?, flags, Mode::empty())
+            .ok()
+            .map(Directory)
+    }
+
+    /// [`Pidfile::remove`], through the directory: from inside a chroot,
+    /// where the path names nothing.
+    pub(crate) fn remove_in(self, directory: &Directory) {
+        let Some(name) = self.path.file_name() else {
+            return;
+        };
+        let named = fstatat(&directory.0, name, AtFlags::AT_SYMLINK_NOFOLLOW);
+        if let (Ok(held), Ok(named)) = (fstat(self.file.as_fd()), named) {
+            if held.st_dev == named.st_dev && held.st_ino == named.st_ino {
+                let _ = unlinkat(&directory.0, name, UnlinkatFlags::NoRemoveDir);
+            }
         }
     }
 
