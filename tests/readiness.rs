@@ -155,10 +155,21 @@ fn ready_timeout_stops_the_daemon_and_fails() {
 fn ready_timeout_stops_the_helpers_the_daemon_started_too() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
-    let launch = launch_notify(&sandbox, &pidfile, "helper-then-hang", Some("0.5"));
+    // Seconds enough, on a loaded machine, to start the helper first.
+    let launch = launch_notify(&sandbox, &pidfile, "helper-then-hang", Some("3"));
     assert!(launch.stdout.starts_with("helper: "), "{launch:?}");
     // The helper carries the sandbox's token: it must be gone too.
-    let line = "the daemon was not ready after 0.5s, so it was stopped";
+    let line = "the daemon was not ready after 3s, so it was stopped";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+}
+
+#[test]
+fn an_exit_before_ready_stops_the_helpers_the_daemon_started_too() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = launch_notify(&sandbox, &pidfile, "helper-then-exit:4", None);
+    assert!(launch.stdout.starts_with("helper: "), "{launch:?}");
+    let line = "the daemon exited with status 4 before it was ready";
     assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
 }
 

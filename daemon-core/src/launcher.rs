@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, killpg, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
+use nix::unistd::{getpgid, Pid};
 
 use crate::report::Report;
 use crate::{Cause, Error};
@@ -43,10 +43,15 @@ pub(crate) fn await_ready(
         // pipe, so the pid frame, written before the intermediate exited, and
         // a report that just made it are read before the daemon is stopped.
         if !readable_before(&pipe, deadline) {
-            break Err(stop(daemon, intermediate, timeout.unwrap_or_default()));
+            break Err(stop(daemon, timeout.unwrap_or_default()));
         }
         match Report::read_from(&pipe) {
-            Some(Report::Pid(pid)) => daemon = Some(Pid::from_raw(pid)),
+            Some(Report::Pid(pid)) => {
+                daemon = Some(Watched {
+                    pid: Pid::from_raw(pid),
+                    group: intermediate,
+                })
+            }
             Some(Report::Status(line)) => {
                 let mut stdout = std::io::stdout().lock();
                 let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
@@ -58,7 +63,7 @@ pub(crate) fn await_ready(
                 // It exits right after the report: reap it, not leave a zombie
                 // to a launcher that may go on.
                 if let Some(daemon) = daemon {
-                    watch(daemon, Some(Instant::now() + STOP_GRACE));
+                    daemon.watch(Some(Instant::now() + STOP_GRACE));
                 }
                 break Err(error);
             }
@@ -66,9 +71,7 @@ pub(crate) fn await_ready(
         }
     };
     match (outcome, daemon) {
-        (Err(Error::Vanished), Some(daemon)) => {
-            Err(death(daemon, intermediate, cause, deadline, timeout))
-        }
+        (Err(Error::Vanished), Some(daemon)) => Err(death(daemon, cause, deadline, timeout)),
         (outcome, _) => outcome,
     }
 }
@@ -104,63 +107,82 @@ enum Ending {
     Running,
 }
 
-/// Waits until `daemon` ends, or `until` passes.
-fn watch(daemon: Pid, until: Option<Instant>) -> Ending {
-    loop {
-        match waitpid(daemon, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
-            Ok(status) => return Ending::Status(status),
-            // Not this process's child (no subreaper): ask whether it lives.
-            Err(_) if kill(daemon, None) == Err(Errno::ESRCH) => return Ending::Gone,
-            Err(_) => {}
+/// The daemon, as the launcher watches it.
+#[derive(Debug, Clone, Copy)]
+struct Watched {
+    pid: Pid,
+    /// Its process group, whose id is the intermediate's pid: the session
+    /// leader it was forked from. The helpers it starts are in it too.
+    group: Pid,
+}
+
+impl Watched {
+    /// Sends `signal` to the daemon, and to its group while the daemon is
+    /// still in it, which keeps the group's id from being reused. A daemon
+    /// that left it (by a setsid of its own) may have left the id free for
+    /// someone else's group.
+    fn signal(self, signal: Signal) {
+        if getpgid(Some(self.pid)) == Ok(self.group) {
+            let _ = killpg(self.group, signal);
         }
-        if until.is_some_and(|until| Instant::now() >= until) {
-            return Ending::Running;
+        let _ = kill(self.pid, signal);
+    }
+
+    /// Waits until the daemon ends, or `until` passes. A daemon that ended
+    /// before it was ready takes its helpers with it: they are killed while
+    /// it is still a zombie, so still in its group, and only then is it
+    /// reaped.
+    fn watch(self, until: Option<Instant>) -> Ending {
+        let ended = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        loop {
+            match waitid(Id::Pid(self.pid), ended) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
+                Ok(status) => {
+                    self.signal(Signal::SIGKILL);
+                    while let Err(Errno::EINTR) = waitpid(self.pid, None) {}
+                    return Ending::Status(status);
+                }
+                // Not this process's child (no subreaper): ask whether it lives.
+                Err(_) if kill(self.pid, None) == Err(Errno::ESRCH) => return Ending::Gone,
+                Err(_) => {}
+            }
+            if until.is_some_and(|until| Instant::now() >= until) {
+                return Ending::Running;
+            }
+            thread::sleep(Duration::from_millis(2));
         }
-        thread::sleep(Duration::from_millis(2));
     }
 }
 
 /// How the daemon, which closed the pipe without a report, ended; one that
 /// closed it and runs on (by exec'ing, say) is stopped at the deadline.
 fn death(
-    daemon: Pid,
-    intermediate: Pid,
+    daemon: Watched,
     cause: Option<Cause>,
     deadline: Option<Instant>,
     timeout: Option<Duration>,
 ) -> Error {
-    match watch(daemon, deadline) {
+    match daemon.watch(deadline) {
         Ending::Status(WaitStatus::Exited(_, status)) => Error::Exited { status, cause },
         Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed { signal, cause },
         Ending::Status(_) | Ending::Gone => Error::Vanished,
-        Ending::Running => stop(Some(daemon), intermediate, timeout.unwrap_or_default()),
+        Ending::Running => stop(Some(daemon), timeout.unwrap_or_default()),
     }
 }
 
-/// Stops a daemon that missed its deadline: SIGTERM, then SIGKILL after
-/// [`STOP_GRACE`]. `stopped` is false only when it could not be seen to end,
-/// and then the pidfile is left to it.
-///
-/// The signals go to the daemon's process group too, whose id is the
-/// intermediate's pid (the session leader it forked from), so that the
-/// helpers it started are not left running. Its pid frame came after the
-/// setsid, so that group exists, and the kernel does not reuse its id while
-/// it has members.
-fn stop(daemon: Option<Pid>, intermediate: Pid, timeout: Duration) -> Error {
+/// Stops a daemon that missed its deadline, with its group: SIGTERM, then
+/// SIGKILL after [`STOP_GRACE`]. `stopped` is false only when it could not
+/// be seen to end, and then the pidfile is left to it.
+fn stop(daemon: Option<Watched>, timeout: Duration) -> Error {
     let stopped = match daemon {
         None => false,
         Some(daemon) => {
-            let signal_all = |signal| {
-                let _ = killpg(intermediate, signal);
-                let _ = kill(daemon, signal);
-            };
-            signal_all(Signal::SIGTERM);
-            match watch(daemon, Some(Instant::now() + STOP_GRACE)) {
+            daemon.signal(Signal::SIGTERM);
+            match daemon.watch(Some(Instant::now() + STOP_GRACE)) {
                 Ending::Running => {
-                    signal_all(Signal::SIGKILL);
+                    daemon.signal(Signal::SIGKILL);
                     !matches!(
-                        watch(daemon, Some(Instant::now() + STOP_GRACE)),
+                        daemon.watch(Some(Instant::now() + STOP_GRACE)),
                         Ending::Running
                     )
                 }
