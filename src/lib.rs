@@ -87,7 +87,8 @@
 //! systemd started it as a `Type=notify` service (`NOTIFY_SOCKET` is set);
 //! then [`ready()`] sends `READY=1` and [`status()`] `STATUS=...`, through
 //! the socket connected at the start (so a `chroot` does not cut it off),
-//! and `NOTIFY_SOCKET` is removed from the environment. In the
+//! and `NOTIFY_SOCKET` is removed from the environment of a single-threaded
+//! process. In the
 //! foreground the pidfile is still locked and written, and `chroot` (with
 //! the `chdir` into it), `user` and `group` still apply; nothing else
 //! changes: session, terminal, cwd, umask, stdio, fds and signals.

@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
@@ -308,11 +309,18 @@ fn notifications_until_ready(socket: &UnixDatagram) -> Vec<String> {
 
 /// Starts `command` (a `fixture-builder`, with no pidfile) under a systemd
 /// listening on `socket`, checks that it notifies from the very process
-/// spawned, then stops it.
-fn assert_notifies_systemd(sandbox: &Sandbox, socket: &UnixDatagram, command: Command) {
+/// spawned, with `root` as its root, then stops it.
+fn assert_notifies_systemd(
+    sandbox: &Sandbox,
+    socket: &UnixDatagram,
+    command: Command,
+    root: &Path,
+) {
     let service = Running::spawn(command);
     assert_eq!(notifications_until_ready(socket), ["READY=1\n"]);
     assert_eq!(stat(service.pid).ppid, std::process::id() as i32);
+    let pid = service.pid;
+    assert_eq!(fs::read_link(format!("/proc/{pid}/root")).unwrap(), root);
     support::stop_without_pidfile(service.pid);
     let exit = service.wait();
     assert!(exit.status.success(), "{exit:?}");
@@ -327,7 +335,7 @@ fn an_abstract_notify_socket_is_reached() {
     let socket = UnixDatagram::bind_addr(&address).unwrap();
     let mut command = sandbox.command("fixture-builder");
     command.env("NOTIFY_SOCKET", format!("@{name}"));
-    assert_notifies_systemd(&sandbox, &socket, command);
+    assert_notifies_systemd(&sandbox, &socket, command, Path::new("/"));
 }
 
 #[test]
@@ -344,7 +352,23 @@ fn ready_reaches_systemd_from_inside_a_chroot() {
     command
         .env("NOTIFY_SOCKET", &socket_path)
         .env("APP_CHROOT", &jail);
-    assert_notifies_systemd(&sandbox, &socket, command);
+    assert_notifies_systemd(&sandbox, &socket, command, &jail);
+}
+
+#[test]
+fn an_empty_notify_socket_counts_as_unset() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[
+            ("NOTIFY_SOCKET", OsStr::new("")),
+            ("APP_PIDFILE", os(&pidfile)),
+        ],
+    );
+    let pid = daemon_pid(&launch, &pidfile);
+    assert_ne!(pid, launch.pid, "it stayed in the foreground");
+    stop(pid, &pidfile);
 }
 
 #[test]

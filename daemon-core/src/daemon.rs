@@ -222,7 +222,8 @@ impl Daemon {
     /// already, so [`ready`](crate::ready) and [`status`](crate::status) talk
     /// to systemd, through its socket connected here (a socket that cannot
     /// be reached is [`Error::NotifySocket`]), and `NOTIFY_SOCKET` is removed
-    /// from the environment. There the session, terminal, umask, stdio, fds and signals
+    /// from the environment when the process has one thread (with more, a
+    /// thread could be reading it). There the session, terminal, umask, stdio, fds and signals
     /// stay as they are; the pidfile is still locked and written, and the
     /// `chroot` (with the workdir inside it) and the change of user still
     /// happen.
@@ -236,7 +237,8 @@ impl Daemon {
     /// as the first thing `main` does, as the attribute does, meets this.
     pub unsafe fn start(self) -> Result<Detached, Error> {
         let plan = self.resolve()?;
-        let systemd = env::var_os(NOTIFY_SOCKET);
+        // Empty is how a shell or a unit file says unset.
+        let systemd = env::var_os(NOTIFY_SOCKET).filter(|address| !address.is_empty());
         if systemd.is_some()
             || !plan.enabled
             || env::var_os(FOREGROUND_ENV).is_some_and(|v| v == "1")
@@ -390,7 +392,9 @@ impl Plan {
         }
         if let Some(address) = systemd {
             link::attach_systemd(&address).map_err(|e| Error::NotifySocket {
-                source: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                // An address too long for a socket is refused by std itself,
+                // with no OS error.
+                source: e.raw_os_error().map_or(Errno::EINVAL, Errno::from_raw),
                 address,
             })?;
             // The socket is this process's: a program it starts must not take

@@ -1,9 +1,10 @@
 //! The Unix detach sequence behind `daemonic`, usable without the attribute.
 //!
 //! [`Daemon`] runs the classic sequence: a thread check, a locked pidfile,
-//! fork, `setsid`, a second fork, `chdir`, `umask`, stdio onto /dev/null or
-//! log files, every other inherited fd closed, signal handlers and mask reset,
-//! and the daemon's pid written. The launching process waits on a pipe until
+//! fork, `setsid`, a second fork, `umask`, stdio onto /dev/null or log files,
+//! every other inherited fd closed, `chroot` if asked, `chdir`, signal
+//! handlers and mask reset, the daemon's pid written, and the change of user
+//! if asked. The launching process waits on a pipe until
 //! the daemon reports, so it exits 0 only when the daemon runs, and otherwise
 //! returns an [`Error`] that names the failed step and the OS error.
 //!

@@ -56,13 +56,20 @@ impl Pidfile {
             if fstat(file.as_fd()).is_ok_and(|held| held.st_nlink == 0) {
                 continue;
             }
-            refuse_foreign(&file, path)?;
             // A file this start created and could not make its own is not left
             // behind; one that another start holds is theirs.
-            let discard = |source| {
+            let discard_created = || {
                 if created && refers_to(&file, path) {
                     let _ = unlink(path);
                 }
+            };
+            // Created as another owner, by an NFS root_squash say.
+            if let Err(error) = refuse_foreign(&file, path) {
+                discard_created();
+                return Err(error);
+            }
+            let discard = |source| {
+                discard_created();
                 fail(source)
             };
             match flock_exclusive_nonblocking(&file) {
