@@ -8,7 +8,8 @@
 //! }
 //! ```
 //!
-//! The attribute runs the detach as the first statement of `main`, before any
+//! The attribute goes on the program's entry point, the `fn main` at the
+//! crate root, and runs the detach as its first statement, before any
 //! thread or async runtime exists: `fork` copies only the calling thread, so a
 //! threaded process is refused. The sequence is the classic one: fork,
 //! `setsid`, fork again, `umask`, stdio, close every other fd, `chroot`, `chdir`,
@@ -17,9 +18,10 @@
 //! # The order with tokio
 //!
 //! Put `#[daemon]` **above** `#[tokio::main]` (or any runtime attribute whose
-//! name ends in `main`). The async main moves into an inner function that
-//! keeps the attributes below `#[daemon]`, so the runtime is built in the
-//! daemon, after the detach:
+//! path ends in `main`, such as `#[async_std::main]`). The async main moves
+//! into an inner function that keeps its attributes (lint levels are copied
+//! to the outer `main` too), so the runtime is built in the daemon, after the
+//! detach:
 //!
 //! ```no_run
 //! #[daemonic::daemon(pidfile = "/tmp/app.pid")]
@@ -128,13 +130,35 @@ pub mod __private {
         }
     }
 
-    /// `main`'s result, passed through; an error is first sent to whoever
-    /// waits for the daemon to be ready, as std would print it.
-    pub fn main_returned<T, E: std::fmt::Debug>(result: Result<T, E>) -> Result<T, E> {
-        if let Err(error) = &result {
-            crate::not_ready(format!("main returned Error: {error:?}"));
+    /// What `main` returned, to be reported by [`ReportErr`] when it is a
+    /// `Result`, and else by [`ReportNothing`]: the expansion calls
+    /// `(&Returned(&result)).report()`, and method resolution takes the
+    /// first without autoref, the second with it.
+    pub struct Returned<'a, R>(pub &'a R);
+
+    /// Sends an error `main` returned to whoever waits for the daemon to be
+    /// ready, as std would print it.
+    pub trait ReportErr {
+        /// Reports the error, if it is one.
+        fn report(&self);
+    }
+
+    impl<T, E: std::fmt::Debug> ReportErr for Returned<'_, Result<T, E>> {
+        fn report(&self) {
+            if let Err(error) = self.0 {
+                crate::not_ready(format!("main returned Error: {error:?}"));
+            }
         }
-        result
+    }
+
+    /// Any other return type (`()`, `ExitCode`, ...) has no error to report.
+    pub trait ReportNothing {
+        /// Does nothing.
+        fn report(&self);
+    }
+
+    impl<R> ReportNothing for &Returned<'_, R> {
+        fn report(&self) {}
     }
 
     /// Detaches, or ends the launcher with the error's one line.

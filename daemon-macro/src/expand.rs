@@ -2,7 +2,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::{Error, Ident, ItemFn, Lit};
+use syn::{Error, Ident, ItemFn, Lit, ReturnType, Type, Visibility};
 
 use crate::args::{self, combine, Key};
 use crate::{fallback, valid};
@@ -10,6 +10,11 @@ use crate::{fallback, valid};
 pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(func) => func,
+        // A function whose body does not parse, as an IDE sees it mid-edit:
+        // syn's own error points at the spot.
+        Err(error) if valid::starts_like_a_function(item.clone()) => {
+            return with_error(item, error)
+        }
         Err(_) => {
             let error = Error::new(Span::call_site(), "#[daemon] goes on `fn main`");
             return with_error(item, error);
@@ -20,6 +25,7 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
     }
     let (args, mut errors) = args::parse(args);
     let mut krate = None;
+    let mut bad_krate = false;
     let mut setters = Vec::new();
     for arg in &args {
         let checked = valid::value(arg).map(|()| match arg.key {
@@ -27,11 +33,17 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
             _ => setters.push(arg),
         });
         if let Err(error) = checked {
+            bad_krate |= arg.key == Key::Crate;
             combine(&mut errors, error);
         }
     }
     if let Err(error) = valid::main_shape(&func) {
         combine(&mut errors, error);
+        return fallback::main(func, errors.expect("just combined"));
+    }
+    // Without the path it asked for, the expansion would name `::daemonic`,
+    // which a renamed dependency does not have: more errors than the one.
+    if bad_krate {
         return fallback::main(func, errors.expect("just combined"));
     }
 
@@ -55,33 +67,40 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
         };
         quote!(.#method(#value))
     });
-    let ItemFn {
-        attrs,
-        vis,
-        mut sig,
-        block,
-        ..
-    } = func;
-    let output = sig.output.clone();
-    sig.ident = format_ident!("__daemonic_main");
-    // An error returned before ready() would otherwise reach only the
-    // daemon's stderr, /dev/null by default: the launcher is told it too.
-    let call = if valid::returns_result(&sig) {
-        quote!(#krate::__private::main_returned(__daemonic_main()))
-    } else {
-        quote!(__daemonic_main())
+    let mut func = func;
+    let vis = std::mem::replace(&mut func.vis, Visibility::Inherited);
+    let output = func.sig.output.clone();
+    func.sig.ident = format_ident!("__daemonic_main", span = func.sig.ident.span());
+    // Lints set on main cover the option values too, which run in the outer one.
+    let lints = func.attrs.iter().filter(|attr| valid::is_lint_level(attr));
+    let call = match &output {
+        ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)) => quote!(__daemonic_main()),
+        // An error returned before ready() would otherwise reach only the
+        // daemon's stderr, /dev/null by default: the launcher is told it
+        // too. Only a `Result` has one; autoref picks the method that says so.
+        _ => quote! {
+            #[allow(clippy::let_unit_value)]
+            let __daemonic_result = __daemonic_main();
+            {
+                #[allow(unused_imports)]
+                use #krate::__private::{ReportErr as _, ReportNothing as _};
+                (&#krate::__private::Returned(&__daemonic_result)).report();
+            }
+            __daemonic_result
+        },
     };
     let errors = errors.map(Error::into_compile_error);
+    // The user's main is emitted whole, renamed: its outer attributes (such
+    // as #[tokio::main], so that a runtime starts only now) stay on it, and
+    // its inner ones stay inside its body.
     quote! {
         #errors
+        #(#lints)*
         #vis fn main() #output {
             let __daemonic_running = #krate::__private::detach(
                 #krate::__private::Daemon::new() #(#setters)*
             );
-            // The user's main, with the attributes stacked below #[daemon]
-            // (such as #[tokio::main]), so that a runtime starts only now.
-            #(#attrs)*
-            #sig #block
+            #func
             #call
         }
     }

@@ -1,6 +1,11 @@
 //! Checks made at compile time: literal values, and the shape of the function.
 
-use syn::{Attribute, Error, Expr, ExprLit, Ident, ItemFn, Lit, Path, ReturnType, Signature, Type};
+use proc_macro2::TokenStream;
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{
+    AttrStyle, Attribute, Error, Expr, ExprLit, Ident, ItemFn, Lit, Path, Signature, Visibility,
+};
 
 use crate::args::{combine, Arg, Key};
 
@@ -33,8 +38,9 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
                 Lit::Float(float) => float.base10_parse::<f64>(),
                 _ => unreachable!(),
             };
-            match seconds {
-                Ok(seconds) if seconds > 0.0 && seconds.is_finite() => Ok(()),
+            // What `Duration` holds, as the run-time check requires.
+            match seconds.map(std::time::Duration::try_from_secs_f64) {
+                Ok(Ok(duration)) if !duration.is_zero() => Ok(()),
                 _ => wrong("a number of seconds above zero"),
             }
         }
@@ -129,7 +135,7 @@ pub(crate) fn readiness(arg: &Arg) -> Result<Ident, Error> {
 pub(crate) fn krate(arg: &Arg) -> Result<Path, Error> {
     match literal(&arg.value) {
         Some(Lit::Str(path)) => path
-            .parse()
+            .parse_with(Path::parse_mod_style)
             .map_err(|_| Error::new_spanned(path, format!("`{}` is not a path", path.value()))),
         _ => Err(Error::new_spanned(
             &arg.value,
@@ -140,7 +146,7 @@ pub(crate) fn krate(arg: &Arg) -> Result<Path, Error> {
 
 /// Whether the function is `fn main` at all; anything else is left as it is.
 pub(crate) fn is_main(func: &ItemFn) -> Result<(), Error> {
-    if func.sig.ident == "main" {
+    if func.sig.ident.unraw() == "main" {
         Ok(())
     } else {
         Err(Error::new_spanned(
@@ -154,7 +160,7 @@ pub(crate) fn is_main(func: &ItemFn) -> Result<(), Error> {
 pub(crate) fn main_shape(func: &ItemFn) -> Result<(), Error> {
     let mut errors = None;
     let sig = &func.sig;
-    if !sig.inputs.is_empty() {
+    if !sig.inputs.is_empty() || sig.variadic.is_some() {
         combine(
             &mut errors,
             Error::new_spanned(
@@ -222,12 +228,24 @@ pub(crate) fn is_named(attr: &Attribute, name: &str) -> bool {
         .is_some_and(|segment| segment.ident == name)
 }
 
-/// Whether `fn main` returns a `Result` (`std::io::Result`, `anyhow::Result`
-/// and the like), judged by the name, as a macro must.
-pub(crate) fn returns_result(sig: &Signature) -> bool {
-    let ReturnType::Type(_, ty) = &sig.output else {
-        return false;
+/// Whether the attribute is an outer one that sets lint levels: `allow`, `warn`, `deny` or
+/// `forbid`. (`expect` is left out: unfulfilled on one of the two functions,
+/// it would warn.)
+pub(crate) fn is_lint_level(attr: &Attribute) -> bool {
+    matches!(attr.style, AttrStyle::Outer)
+        && ["allow", "warn", "deny", "forbid"]
+            .iter()
+            .any(|level| attr.path().is_ident(level))
+}
+
+/// Whether the tokens begin like a function (attributes, visibility and a
+/// signature), whatever follows.
+pub(crate) fn starts_like_a_function(item: TokenStream) -> bool {
+    let prefix = |input: ParseStream| {
+        input.call(Attribute::parse_outer)?;
+        input.parse::<Visibility>()?;
+        input.parse::<Signature>()?;
+        input.parse::<TokenStream>()
     };
-    matches!(&**ty, Type::Path(path) if path.qself.is_none()
-        && path.path.segments.last().is_some_and(|last| last.ident == "Result"))
+    prefix.parse2(item).is_ok()
 }

@@ -1,0 +1,4 @@
+#[daemonic::daemon]
+fn main() {
+    let x = ;
+}

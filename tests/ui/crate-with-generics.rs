@@ -1,0 +1,2 @@
+#[daemonic::daemon(crate = "daemonic<u8>")]
+fn main() {}

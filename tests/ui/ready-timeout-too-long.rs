@@ -1,0 +1,2 @@
+#[daemonic::daemon(ready_timeout = 1e30)]
+fn main() {}
