@@ -1,6 +1,7 @@
 //! Checks made at compile time: literal values, and the shape of the function.
 
 use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{
@@ -161,10 +162,12 @@ pub(crate) fn main_shape(func: &ItemFn) -> Result<(), Error> {
     let mut errors = None;
     let sig = &func.sig;
     if !sig.inputs.is_empty() || sig.variadic.is_some() {
+        let mut arguments = sig.inputs.to_token_stream();
+        sig.variadic.to_tokens(&mut arguments);
         combine(
             &mut errors,
             Error::new_spanned(
-                &sig.inputs,
+                arguments,
                 "`fn main` takes no arguments; read them with `std::env::args()`",
             ),
         );
