@@ -309,13 +309,13 @@ fn notifications_until_ready(socket: &UnixDatagram) -> Vec<String> {
 
 /// Starts `command` (a `fixture-builder`, with no pidfile) under a systemd
 /// listening on `socket`, checks that it notifies from the very process
-/// spawned, with `root` as its root, then stops it.
+/// spawned, with `root` as its root, then stops it and returns its stdout.
 fn assert_notifies_systemd(
     sandbox: &Sandbox,
     socket: &UnixDatagram,
     command: Command,
     root: &Path,
-) {
+) -> String {
     let service = Running::spawn(command);
     assert_eq!(notifications_until_ready(socket), ["READY=1\n"]);
     assert_eq!(stat(service.pid).ppid, std::process::id() as i32);
@@ -325,6 +325,7 @@ fn assert_notifies_systemd(
     let exit = service.wait();
     assert!(exit.status.success(), "{exit:?}");
     assert!(sandbox.wait_all_gone(EXIT));
+    exit.stdout
 }
 
 #[test]
@@ -334,8 +335,12 @@ fn an_abstract_notify_socket_is_reached() {
     let address = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let socket = UnixDatagram::bind_addr(&address).unwrap();
     let mut command = sandbox.command("fixture-builder");
-    command.env("NOTIFY_SOCKET", format!("@{name}"));
-    assert_notifies_systemd(&sandbox, &socket, command, Path::new("/"));
+    command
+        .env("NOTIFY_SOCKET", format!("@{name}"))
+        .env("APP_SHOW_CHILD_ENV", "1");
+    let stdout = assert_notifies_systemd(&sandbox, &socket, command, Path::new("/"));
+    // The socket was this process's: a program it starts must not see it.
+    assert_eq!(stdout, "child sees NOTIFY_SOCKET=unset\n");
 }
 
 #[test]
