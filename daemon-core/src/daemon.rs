@@ -223,10 +223,10 @@ impl Daemon {
     /// to systemd, through its socket connected here (a socket that cannot
     /// be reached is [`Error::NotifySocket`]), and `NOTIFY_SOCKET` is removed
     /// from the environment when the process has one thread (with more, a
-    /// thread could be reading it). There the session, terminal, umask, stdio, fds and signals
-    /// stay as they are; the pidfile is still locked and written, and the
-    /// `chroot` (with the workdir inside it) and the change of user still
-    /// happen.
+    /// thread could be reading it). There the session, terminal, umask,
+    /// stdio, fds and signals stay as they are; the pidfile is still locked
+    /// and written, and the `chroot` (with the workdir inside it) and the
+    /// change of user still happen.
     ///
     /// # Safety
     ///
