@@ -365,10 +365,15 @@ pub fn daemon_fds(pid: i32) -> BTreeMap<i32, PathBuf> {
 pub fn fds(pid: i32) -> BTreeMap<i32, PathBuf> {
     fs::read_dir(format!("/proc/{pid}/fd"))
         .expect("list fds")
-        .map(|entry| {
+        .filter_map(|entry| {
             let entry = entry.expect("fd entry");
             let fd = entry.file_name().to_str().unwrap().parse().unwrap();
-            (fd, fs::read_link(entry.path()).expect("fd target"))
+            match fs::read_link(entry.path()) {
+                Ok(target) => Some((fd, target)),
+                // Closed between the listing and the look: it is not open.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => panic!("fd {fd} of {pid}: {e}"),
+            }
         })
         .collect()
 }
