@@ -388,7 +388,7 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(true)
 }
 
-pub fn terminate(pid: i32) {
+fn terminate(pid: i32) {
     kill(Pid::from_raw(pid), Signal::SIGTERM).expect("SIGTERM the daemon");
 }
 
