@@ -3,19 +3,21 @@
 use std::env;
 use std::ffi::OsString;
 use std::fs::File;
-use std::os::fd::{AsRawFd, RawFd};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::libc;
-use nix::sys::prctl::set_child_subreaper;
+use nix::sys::prctl::{get_child_subreaper, set_child_subreaper};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, chroot, fork, getpid, pipe2, setsid, ForkResult};
 
-use crate::pidfile::Pidfile;
+use crate::pidfile::{Pidfile, Writers};
 use crate::privileges::{self, Account, Credentials};
 use crate::report::Report;
 use crate::snapshot::{self, Snapshot};
@@ -113,8 +115,10 @@ impl Detached {
 
 impl Drop for Detached {
     fn drop(&mut self) {
+        // Only in the process that wrote its pid there: a worker forked
+        // from the daemon, returning from main, leaves it to the daemon.
         if let Some(pidfile) = self.pidfile.take() {
-            pidfile.remove();
+            pidfile.release();
         }
     }
 }
@@ -255,7 +259,7 @@ impl Daemon {
             });
         }
         fds::fill_stdio().map_err(Error::DevNull)?;
-        let pidfile = plan.pidfile.as_deref().map(Pidfile::lock).transpose()?;
+        let mut pidfile = plan.lock_pidfile()?;
         let discard = |pidfile: Option<Pidfile>| pidfile.map(Pidfile::remove);
         let (report_read, report_write) = match pipe2(OFlag::O_CLOEXEC) {
             Ok(pipe) => pipe,
@@ -267,13 +271,14 @@ impl Daemon {
         // The daemon is handed to the launcher when the intermediate process
         // exits, so that the launcher can see how it dies or stop it. Without
         // this (no prctl), a death is reported without its status.
+        let was_subreaper = get_child_subreaper().unwrap_or(false);
         let _ = set_child_subreaper(true);
         // An inherited SIG_IGN would have the kernel reap the daemon, and its
         // exit status with it. SAFETY: SIG_DFL installs no handler code.
         let sigchld = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
         let previous_sigchld = unsafe { sigaction(Signal::SIGCHLD, &sigchld) };
         let restore = || {
-            let _ = set_child_subreaper(false);
+            let _ = set_child_subreaper(was_subreaper);
             if let Ok(previous) = &previous_sigchld {
                 // SAFETY: puts back the disposition this process had.
                 let _ = unsafe { sigaction(Signal::SIGCHLD, previous) };
@@ -281,6 +286,10 @@ impl Daemon {
         };
         // Text printed before the detach must not be written again by the daemon.
         let _ = std::io::Write::flush(&mut std::io::stdout());
+        // The launcher's and the daemon's: past it, the launcher stops the
+        // daemon, and the daemon stops waiting for the launcher to read. One
+        // too far to add to the clock, `Duration::MAX` say, is none.
+        let deadline = Instant::now().checked_add(plan.ready_timeout);
         // SAFETY: the process has one thread (checked above), so the child
         // inherits no lock held by a thread that does not exist there.
         match unsafe { fork() } {
@@ -291,11 +300,22 @@ impl Daemon {
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(report_write);
-                let outcome =
-                    launcher::await_ready(File::from(report_read), child, Some(plan.ready_timeout));
+                let outcome = launcher::await_ready(
+                    File::from(report_read),
+                    child,
+                    deadline,
+                    plan.ready_timeout,
+                );
                 restore();
                 match outcome {
-                    Ok(()) => std::process::exit(0),
+                    // _exit, as glibc's daemon() does in the parent: atexit
+                    // handlers and C stdio buffers belong to the daemon,
+                    // which runs on, not to this process.
+                    Ok(()) => {
+                        let _ = std::io::Write::flush(&mut std::io::stdout());
+                        // SAFETY: ends this process, which has nothing left to do.
+                        unsafe { libc::_exit(0) }
+                    }
                     // A daemon that may still run keeps its pidfile and lock.
                     Err(error @ Error::ReadyTimeout { stopped: false, .. }) => Err(error),
                     Err(error) => {
@@ -307,13 +327,13 @@ impl Daemon {
             Ok(ForkResult::Child) => {
                 drop(report_read);
                 let report = File::from(report_write);
-                match plan.become_daemon(&report, pidfile.as_ref(), snapshot) {
+                match plan.become_daemon(&report, pidfile.as_mut(), snapshot) {
                     Ok(()) => {
                         match plan.readiness {
                             // A launcher killed meanwhile makes this fail
                             // with EPIPE; the daemon runs on regardless.
                             Readiness::Start => drop(Report::Ready.write_to(&report)),
-                            Readiness::Notify => link::attach_launcher(report),
+                            Readiness::Notify => link::attach_launcher(report, deadline),
                         }
                         Ok(Detached { pidfile })
                     }
@@ -340,6 +360,7 @@ impl Daemon {
             if path.as_os_str().is_empty() {
                 return Err(Error::EmptyPath { option });
             }
+            refuse_nul(option, &path)?;
             std::path::absolute(path)
                 .map_err(|e| Error::CurrentDir(Errno::from_raw(e.raw_os_error().unwrap_or(0))))
         };
@@ -353,7 +374,10 @@ impl Daemon {
                 Some(_) if self.workdir.as_os_str().is_empty() => {
                     return Err(Error::EmptyPath { option: "workdir" })
                 }
-                Some(_) => Path::new("/").join(self.workdir),
+                Some(_) => {
+                    refuse_nul("workdir", &self.workdir)?;
+                    Path::new("/").join(self.workdir)
+                }
                 None => absolute("workdir", self.workdir)?,
             },
             chroot: self.chroot.map(|p| absolute("chroot", p)).transpose()?,
@@ -381,7 +405,32 @@ struct Plan {
     stderr: Option<PathBuf>,
 }
 
+/// A NUL byte would end the path early for the OS, which refuses it with a
+/// bare EINVAL: name it instead.
+fn refuse_nul(option: &'static str, path: &Path) -> Result<(), Error> {
+    if path.as_os_str().as_bytes().contains(&0) {
+        return Err(Error::NulByte {
+            option,
+            value: path.to_string_lossy().into_owned(),
+        });
+    }
+    Ok(())
+}
+
 impl Plan {
+    /// Locks the pidfile, if there is one. Its directory may belong to the
+    /// daemon's user as well as to this process's.
+    fn lock_pidfile(&self) -> Result<Option<Pidfile>, Error> {
+        let writers = self
+            .credentials
+            .as_ref()
+            .map_or_else(Writers::default, Credentials::writers);
+        self.pidfile
+            .as_deref()
+            .map(|path| Pidfile::lock(path, &writers))
+            .transpose()
+    }
+
     /// No fork, and the session, terminal, cwd, umask, stdio, fds and signals
     /// left as they are. The pidfile is still locked and written, and the
     /// `chroot` and the change of user still happen: a daemon configured to
@@ -404,7 +453,7 @@ impl Plan {
                 env::remove_var(NOTIFY_SOCKET);
             }
         }
-        let pidfile = self.pidfile.as_deref().map(Pidfile::lock).transpose()?;
+        let mut pidfile = self.lock_pidfile()?;
         // The chroot hides the pidfile's path: a failure after it removes the
         // file through its directory, opened before.
         let directory = match &self.chroot {
@@ -412,8 +461,12 @@ impl Plan {
             None => None,
         };
         let confined = pidfile
-            .as_ref()
-            .map_or(Ok(()), |pidfile| pidfile.write_pid(getpid()))
+            .as_mut()
+            .map_or(Ok(()), |pidfile| {
+                let written = pidfile.write_pid(getpid());
+                pidfile.close_writer();
+                written
+            })
             .and_then(|()| self.confine());
         if let Err(error) = confined {
             match (pidfile, &directory) {
@@ -467,10 +520,14 @@ impl Plan {
     fn become_daemon(
         &self,
         report: &File,
-        pidfile: Option<&Pidfile>,
+        pidfile: Option<&mut Pidfile>,
         snapshot: Snapshot,
     ) -> Result<(), Error> {
         setsid().map_err(Error::Setsid)?;
+        // Open until the intermediate process has exited: the daemon waits
+        // for its end before it writes a frame of its own, so that the
+        // intermediate's pid frame is always the first in the pipe.
+        let (gate, gate_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
         // SAFETY: still single-threaded, as in the first fork.
         match unsafe { fork() }.map_err(Error::Fork)? {
             // The session leader leaves, so the daemon can never acquire a
@@ -483,14 +540,33 @@ impl Plan {
             },
             ForkResult::Child => {}
         }
+        drop(gate_write);
+        let steps = self.daemon_steps(report, pidfile, snapshot, &gate);
+        wait_for_eof(gate);
+        steps
+    }
+
+    /// The steps after the second fork, in the daemon.
+    fn daemon_steps(
+        &self,
+        report: &File,
+        mut pidfile: Option<&mut Pidfile>,
+        snapshot: Snapshot,
+        gate: &OwnedFd,
+    ) -> Result<(), Error> {
         umask(self.umask);
         // Log files and /dev/null are opened before the chroot, from the
         // host's tree, which the new root usually lacks.
-        fds::redirect_stdio(self.stdout.as_deref(), self.stderr.as_deref())?;
+        fds::redirect_stdio(
+            self.stdout.as_deref(),
+            self.stderr.as_deref(),
+            self.credentials.as_ref(),
+        )?;
         logs::remember(self.stdout.clone(), self.stderr.clone());
         let mut keep = self.keep_fds.clone();
         keep.push(report.as_raw_fd());
-        keep.extend(pidfile.map(Pidfile::raw_fd));
+        keep.push(gate.as_raw_fd());
+        keep.extend(pidfile.iter().flat_map(|pidfile| pidfile.raw_fds()));
         // Before the chroot: without close_range (old kernels, some seccomp
         // filters) the list comes from /proc/self/fd, which the new root lacks.
         // SAFETY: this is the fresh daemon; the Rust objects that own fds,
@@ -499,10 +575,20 @@ impl Plan {
         self.enter_chroot()?;
         self.enter_workdir()?;
         signals::reset(snapshot.altered_signals)?;
-        // Written while still privileged: the pidfile is root's when root started us.
-        if let Some(pidfile) = pidfile {
+        // Written while still privileged: the pidfile is root's when root
+        // started us. Then the writer is closed, before the drop: the daemon
+        // keeps only the read-only, locked fd.
+        if let Some(pidfile) = pidfile.as_mut() {
             pidfile.write_pid(getpid())?;
+            pidfile.close_writer();
         }
         self.assume_credentials()
     }
+}
+
+/// Reads `fd` until every writer has closed it.
+fn wait_for_eof(fd: OwnedFd) {
+    let mut gate = File::from(fd);
+    let mut byte = [0u8; 1];
+    while !matches!(gate.read(&mut byte), Ok(0) | Err(_)) {}
 }

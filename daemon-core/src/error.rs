@@ -25,6 +25,21 @@ pub enum Error {
         /// The option: `workdir`, `pidfile`, `stdout` or `stderr`.
         option: &'static str,
     },
+    /// A path or a name holds a NUL byte, which no system call can take.
+    NulByte {
+        /// The option: `pidfile`, `user`, ...
+        option: &'static str,
+        /// The value, as given (lossily, when it is not UTF-8).
+        value: String,
+    },
+    /// A log file path is a symbolic link, refused: in a directory the
+    /// daemon's user may write, it could point the daemon's output anywhere.
+    LogSymlink {
+        /// `stdout` or `stderr`.
+        stream: &'static str,
+        /// The log file, made absolute.
+        path: PathBuf,
+    },
     /// The current directory, needed to resolve a relative path, is unreadable.
     CurrentDir(Errno),
     /// `/proc/self/status` could not be read, so the thread check cannot be made.
@@ -201,6 +216,16 @@ impl fmt::Display for Error {
                 write!(f, "umask {umask:#o}: out of range, the largest is 0o777")
             }
             Error::EmptyPath { option } => write!(f, "{option}: the path is empty"),
+            Error::NulByte { option, value } => {
+                write!(f, "{option} {value:?}: contains a NUL byte")
+            }
+            Error::LogSymlink { stream, path } => {
+                write!(
+                    f,
+                    "{stream} {}: refused, it is a symbolic link",
+                    path.display()
+                )
+            }
             Error::CurrentDir(e) => write!(
                 f,
                 "current directory, needed to resolve relative paths: {}",
@@ -358,6 +383,8 @@ impl std::error::Error for Error {
             | Error::Setuid { source: e, .. } => Some(e),
             Error::Umask { .. }
             | Error::EmptyPath { .. }
+            | Error::NulByte { .. }
+            | Error::LogSymlink { .. }
             | Error::Threaded { .. }
             | Error::AlreadyRunning { .. }
             | Error::PidfileUnsafe { .. }

@@ -7,40 +7,90 @@ use std::path::Path;
 use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::libc;
-use nix::sys::stat::Mode;
+use nix::sys::stat::{lstat, Mode, SFlag};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout};
 
+use crate::privileges::Credentials;
 use crate::Error;
 
-/// Points stdin at /dev/null, and stdout and stderr at their log files or /dev/null.
-pub(crate) fn redirect_stdio(stdout: Option<&Path>, stderr: Option<&Path>) -> Result<(), Error> {
-    let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(Error::DevNull)?;
-    let stdout_error = |source| match stdout {
-        Some(path) => Error::Stdout {
-            path: path.to_owned(),
-            source,
-        },
-        None => Error::DevNull(source),
-    };
-    let stderr_error = |source| match stderr {
-        Some(path) => Error::Stderr {
-            path: path.to_owned(),
-            source,
-        },
-        None => Error::DevNull(source),
-    };
-    let out = stdout.map(open_log).transpose().map_err(stdout_error)?;
-    let err = stderr.map(open_log).transpose().map_err(stderr_error)?;
-    dup2_stdin(&null).map_err(Error::DevNull)?;
-    dup2_stdout(out.as_ref().unwrap_or(&null)).map_err(stdout_error)?;
-    dup2_stderr(err.as_ref().unwrap_or(&null)).map_err(stderr_error)
+/// Which of the two log streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
 }
 
-/// Log files are appended to, so that several runs and `logrotate` share them.
-pub(crate) fn open_log(path: &Path) -> Result<OwnedFd, Errno> {
-    let flags = OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_CLOEXEC;
-    open(path, flags, Mode::from_bits_truncate(0o666))
+impl Stream {
+    pub(crate) fn error(self, path: &Path, source: Errno) -> Error {
+        let path = path.to_owned();
+        match self {
+            Stream::Stdout => Error::Stdout { path, source },
+            Stream::Stderr => Error::Stderr { path, source },
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Points stdin at /dev/null, and stdout and stderr at their log files or
+/// /dev/null. The log files are opened as the daemon's user when it will
+/// drop to one: it keeps them open after the drop.
+pub(crate) fn redirect_stdio(
+    stdout: Option<&Path>,
+    stderr: Option<&Path>,
+    credentials: Option<&Credentials>,
+) -> Result<(), Error> {
+    let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(Error::DevNull)?;
+    let open_logs = || -> Result<_, Error> {
+        let out = stdout
+            .map(|path| open_log(path, Stream::Stdout))
+            .transpose()?;
+        let err = stderr
+            .map(|path| open_log(path, Stream::Stderr))
+            .transpose()?;
+        Ok((out, err))
+    };
+    let (out, err) = match credentials {
+        Some(credentials) => credentials.as_daemon_user(open_logs)??,
+        None => open_logs()?,
+    };
+    fn fail(stream: Stream, path: Option<&Path>) -> impl Fn(Errno) -> Error + '_ {
+        move |source| match path {
+            Some(path) => stream.error(path, source),
+            None => Error::DevNull(source),
+        }
+    }
+    dup2_stdin(&null).map_err(Error::DevNull)?;
+    dup2_stdout(out.as_ref().unwrap_or(&null)).map_err(fail(Stream::Stdout, stdout))?;
+    dup2_stderr(err.as_ref().unwrap_or(&null)).map_err(fail(Stream::Stderr, stderr))
+}
+
+/// Log files are appended to, so that several runs and `logrotate` share
+/// them. A symbolic link is refused: in a directory the daemon's user may
+/// write, it could point the daemon's output at any file.
+pub(crate) fn open_log(path: &Path, stream: Stream) -> Result<OwnedFd, Error> {
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    open(path, flags, Mode::from_bits_truncate(0o666)).map_err(|source| {
+        // ELOOP on Linux and macOS, EMLINK on FreeBSD.
+        let is_symlink = lstat(path).is_ok_and(|st| {
+            SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK
+        });
+        if is_symlink {
+            Error::LogSymlink {
+                stream: stream.name(),
+                path: path.to_owned(),
+            }
+        } else {
+            stream.error(path, source)
+        }
+    })
 }
 
 /// Closes every file descriptor above stderr except those in `keep`: the
@@ -116,7 +166,9 @@ pub(crate) fn fill_stdio() -> Result<(), Errno> {
 /// A `keep_fds` entry must be open, and above stderr: 0, 1 and 2 are
 /// redirected whatever is kept.
 pub(crate) fn check_keepable(fd: RawFd) -> Result<(), Error> {
-    let reason = if fd <= 2 {
+    let reason = if fd < 0 {
+        "is not a file descriptor"
+    } else if fd <= 2 {
         "is stdio, which is always redirected (see stdout and stderr)"
     } else if !is_open(fd) {
         "is not open"

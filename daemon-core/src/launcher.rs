@@ -1,99 +1,217 @@
 //! The launcher's side: relay the daemon's status lines and turn its report,
-//! or its death, into the outcome.
+//! or its death, into the outcome, never waiting past the deadline.
 
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::poll::PollFlags;
+use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{getpgid, Pid};
 
-use crate::report::Report;
-use crate::{Cause, Error};
+use crate::report::{self, Next, Reader, Report};
+use crate::{sys, Cause, Error};
 
 /// How long a daemon that missed its `ready_timeout` gets to exit on SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How many status lines wait for the launcher's stdout; more are dropped.
+const RELAY_QUEUE: usize = 1024;
 
 /// Blocks until the daemon is ready, fails, dies or runs out of time.
 ///
 /// The launcher is a child subreaper (set before the first fork), so the
 /// daemon becomes its child when the intermediate process exits: the launcher
 /// can then read the exit status of a daemon that dies, and stop one that is
-/// late. Reaping the intermediate first also makes sure of that hand-over.
+/// late. It reaps the intermediate first, which makes sure of that hand-over.
+///
+/// What the pipe says is not all to be believed: after the drop of
+/// privileges, the daemon's own code can write to it. So the daemon's pid is
+/// taken only from the first frame, which the intermediate process writes
+/// before the daemon writes anything, and only if that pid is this
+/// process's own child; nothing else is ever signalled.
 pub(crate) fn await_ready(
     pipe: File,
     intermediate: Pid,
-    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    timeout: Duration,
 ) -> Result<(), Error> {
-    // A timeout too long to add to the clock, `Duration::MAX` say, is none.
-    let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
-    // The intermediate process sends the daemon's pid, or its own failure,
-    // and exits right after the second fork: wait for that first, so that
-    // this process does not wake up while the daemon is still busy.
-    while let Err(Errno::EINTR) = waitpid(intermediate, None) {}
+    let mut reader = Reader::new(pipe).map_err(|e| Error::Pipe(errno_of(&e)))?;
+    let mut relay = Relay::default();
+    // The intermediate sends the daemon's pid, or its own failure, and exits
+    // right after the second fork: wait for that first, so that this process
+    // does not wake up while the daemon is still busy. A deadline shorter
+    // than the detach still gets the daemon's pid, to stop it: the hand-over
+    // is part of the stop, and has its grace.
+    let handover = deadline.map(|deadline| deadline.max(Instant::now() + STOP_GRACE));
+    wait_child(intermediate, handover);
     let mut daemon = None;
     let mut cause = None;
+    let mut first = true;
     let outcome = loop {
-        // Past the deadline the poll still reports what is already in the
-        // pipe, so the pid frame, written before the intermediate exited, and
-        // a report that just made it are read before the daemon is stopped.
-        if !readable_before(&pipe, deadline) {
-            break Err(stop(daemon, timeout.unwrap_or_default()));
-        }
-        match Report::read_from(&pipe) {
-            Some(Report::Pid(pid)) => {
-                daemon = Some(Watched {
-                    pid: Pid::from_raw(pid),
-                    group: intermediate,
-                })
-            }
-            Some(Report::Status(line)) => {
-                let mut stdout = std::io::stdout().lock();
-                let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
-            }
-            Some(Report::Panic(message)) => cause = Some(Cause::Panicked(message)),
-            Some(Report::NotReady(reason)) => cause = Some(Cause::NotReady(reason)),
-            Some(Report::Ready) => break Ok(()),
-            Some(Report::Failed(error)) => {
-                // It exits right after the report: reap it, not leave a zombie
-                // to a launcher that may go on.
+        let next = reader.next(if first { handover } else { deadline });
+        let is_first = std::mem::replace(&mut first, false);
+        match next {
+            // Past the deadline the reader still takes what is already in the
+            // pipe, so the pid frame and a report that just made it are read
+            // before the daemon is stopped.
+            Next::Late => break Err(stop(daemon, timeout)),
+            // A pipe that says what no daemon of ours writes is as good as closed.
+            Next::Closed | Next::Garbled => break Err(Error::Vanished),
+            Next::Frame(Report::Pid(pid)) if is_first => daemon = Watched::adopt(pid, intermediate),
+            Next::Frame(Report::Pid(_)) => {}
+            Next::Frame(Report::Status(line)) => relay.line(line),
+            Next::Frame(Report::Panic(message)) => cause = Some(Cause::Panicked(message)),
+            Next::Frame(Report::NotReady(reason)) => cause = Some(Cause::NotReady(reason)),
+            Next::Frame(Report::Ready) => break Ok(()),
+            Next::Frame(Report::Failed(error)) => {
+                // Our code exits right after the report: reap it, not leave a
+                // zombie to a launcher that may go on. One that runs on wrote
+                // it from its own code, and is stopped like a late one.
                 if let Some(daemon) = daemon {
-                    daemon.watch(Some(Instant::now() + STOP_GRACE));
+                    if let Ending::Running = daemon.watch(Some(Instant::now() + STOP_GRACE)) {
+                        if let Error::ReadyTimeout { stopped: false, .. } =
+                            stop(Some(daemon), timeout)
+                        {
+                            break Err(Error::ReadyTimeout {
+                                timeout,
+                                stopped: false,
+                            });
+                        }
+                    }
                 }
                 break Err(error);
             }
-            None => break Err(Error::Vanished),
         }
     };
-    match (outcome, daemon) {
+    let outcome = match (outcome, daemon) {
         (Err(Error::Vanished), Some(daemon)) => Err(death(daemon, cause, deadline, timeout)),
         (outcome, _) => outcome,
+    };
+    let dropped = relay.finish(deadline);
+    if dropped > 0 {
+        sys::write_without_blocking(
+            std::io::stderr().as_fd(),
+            format!(
+                "daemonic: {dropped} status line{} dropped: the launcher's stdout did not take \
+                 {} before the deadline\n",
+                if dropped == 1 { " was" } else { "s were" },
+                if dropped == 1 { "it" } else { "them" },
+            )
+            .as_bytes(),
+        );
+    }
+    outcome
+}
+
+/// Reaps a child of this process, waiting no later than `deadline`;
+/// whether it was reaped.
+fn wait_child(child: Pid, deadline: Option<Instant>) -> bool {
+    if deadline.is_none() {
+        while let Err(Errno::EINTR) = waitpid(child, None) {}
+        return true;
+    }
+    match sys::exit_watch(child) {
+        // Readable once the child has exited: the wait that follows is short.
+        Ok(watch) => {
+            if report::wait(watch.as_fd(), PollFlags::POLLIN, deadline) != Ok(true) {
+                return false;
+            }
+            loop {
+                match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                    Err(Errno::EINTR) => {}
+                    Ok(WaitStatus::StillAlive) => return false,
+                    _ => return true,
+                }
+            }
+        }
+        Err(_) => loop {
+            match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
+                _ => return true,
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(1));
+        },
     }
 }
 
-/// Whether the pipe has data or was closed before `deadline`.
-fn readable_before(pipe: &File, deadline: Option<Instant>) -> bool {
-    loop {
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
-                    .unwrap_or(PollTimeout::MAX)
-            }
-        };
-        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, timeout) {
-            Ok(0) => return false,
-            Err(Errno::EINTR) => continue,
-            // Readable, hung up, or an error that the read will meet.
-            Ok(_) | Err(_) => return true,
+/// The daemon's status lines on their way to the launcher's stdout, written
+/// by a thread of their own: a stdout that nobody reads blocks that thread,
+/// never the launcher, which keeps its deadline and says what it dropped.
+#[derive(Default)]
+struct Relay {
+    lines: Option<SyncSender<String>>,
+    finished: Option<Receiver<()>>,
+    written: Arc<AtomicUsize>,
+    queued: usize,
+    dropped: usize,
+}
+
+impl Relay {
+    fn line(&mut self, line: String) {
+        if self.lines.is_none() && self.finished.is_none() {
+            self.start();
         }
+        match self.lines.as_ref().map(|lines| lines.try_send(line)) {
+            Some(Ok(())) => self.queued += 1,
+            Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => {
+                self.dropped += 1
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        let (lines, queue) = mpsc::sync_channel::<String>(RELAY_QUEUE);
+        let (finished, done) = mpsc::channel();
+        let written = Arc::clone(&self.written);
+        let spawned = thread::Builder::new()
+            .name("daemonic-relay".into())
+            .spawn(move || {
+                // Straight to fd 1: Rust's stdout lock could be held by this
+                // thread, blocked, when the launcher flushes at its exit.
+                let mut stdout = File::from(
+                    std::io::stdout()
+                        .as_fd()
+                        .try_clone_to_owned()
+                        .expect("fd 1 is open: fill_stdio made sure"),
+                );
+                for line in queue {
+                    if stdout.write_all(format!("{line}\n").as_bytes()).is_err() {
+                        break;
+                    }
+                    written.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = finished.send(());
+            });
+        if spawned.is_ok() {
+            self.lines = Some(lines);
+            self.finished = Some(done);
+        }
+    }
+
+    /// Waits until every queued line is written, or `deadline`; how many
+    /// lines were not written.
+    fn finish(mut self, deadline: Option<Instant>) -> usize {
+        drop(self.lines.take());
+        if let Some(done) = self.finished.take() {
+            let _ = match deadline {
+                None => done.recv().map_err(drop),
+                Some(deadline) => done
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .map_err(drop),
+            };
+        }
+        self.dropped + self.queued - self.written.load(Ordering::Relaxed)
     }
 }
 
@@ -107,7 +225,7 @@ enum Ending {
     Running,
 }
 
-/// The daemon, as the launcher watches it.
+/// The daemon, as the launcher watches it: a child of this process.
 #[derive(Debug, Clone, Copy)]
 struct Watched {
     pid: Pid,
@@ -117,15 +235,39 @@ struct Watched {
 }
 
 impl Watched {
+    /// The daemon named by the intermediate's frame, if it is this process's
+    /// child. Only this process reaps its children, so until it does, the
+    /// pid cannot name anyone else.
+    fn adopt(pid: i32, group: Pid) -> Option<Watched> {
+        let watched = Watched {
+            pid: Pid::from_raw(pid),
+            group,
+        };
+        (pid > 0 && watched.is_child()).then_some(watched)
+    }
+
+    fn is_child(self) -> bool {
+        let ended = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        loop {
+            match waitid(Id::Pid(self.pid), ended) {
+                Err(Errno::EINTR) => {}
+                result => return result.is_ok(),
+            }
+        }
+    }
+
     /// Sends `signal` to the daemon, and to its group while the daemon is
     /// still in it, which keeps the group's id from being reused. A daemon
     /// that left it (by a setsid of its own) may have left the id free for
     /// someone else's group.
     fn signal(self, signal: Signal) {
+        if !self.is_child() {
+            return;
+        }
         if getpgid(Some(self.pid)) == Ok(self.group) {
             let _ = killpg(self.group, signal);
         }
-        let _ = kill(self.pid, signal);
+        let _ = nix::sys::signal::kill(self.pid, signal);
     }
 
     /// Waits until the daemon ends, or `until` passes. A daemon that ended
@@ -142,9 +284,7 @@ impl Watched {
                     while let Err(Errno::EINTR) = waitpid(self.pid, None) {}
                     return Ending::Status(status);
                 }
-                // Not this process's child (no subreaper): ask whether it lives.
-                Err(_) if kill(self.pid, None) == Err(Errno::ESRCH) => return Ending::Gone,
-                Err(_) => {}
+                Err(_) => return Ending::Gone,
             }
             if until.is_some_and(|until| Instant::now() >= until) {
                 return Ending::Running;
@@ -160,13 +300,13 @@ fn death(
     daemon: Watched,
     cause: Option<Cause>,
     deadline: Option<Instant>,
-    timeout: Option<Duration>,
+    timeout: Duration,
 ) -> Error {
     match daemon.watch(deadline) {
         Ending::Status(WaitStatus::Exited(_, status)) => Error::Exited { status, cause },
         Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed { signal, cause },
         Ending::Status(_) | Ending::Gone => Error::Vanished,
-        Ending::Running => stop(Some(daemon), timeout.unwrap_or_default()),
+        Ending::Running => stop(Some(daemon), timeout),
     }
 }
 
@@ -191,4 +331,8 @@ fn stop(daemon: Option<Watched>, timeout: Duration) -> Error {
         }
     };
     Error::ReadyTimeout { timeout, stopped }
+}
+
+fn errno_of(error: &std::io::Error) -> Errno {
+    Errno::from_raw(error.raw_os_error().unwrap_or(0))
 }

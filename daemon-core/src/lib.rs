@@ -22,6 +22,7 @@ mod privileges;
 mod report;
 mod signals;
 mod snapshot;
+mod sys;
 
 pub use daemon::{
     Daemon, Detached, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,

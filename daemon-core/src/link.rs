@@ -9,11 +9,12 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
 
-use crate::report::Report;
+use crate::report::{Report, Sender};
 
 /// The pipe to the launcher, until the first [`ready`].
-static LAUNCHER: Mutex<Option<File>> = Mutex::new(None);
+static LAUNCHER: Mutex<Option<Sender>> = Mutex::new(None);
 /// systemd's notify socket, when systemd started this process as a
 /// `Type=notify` service.
 ///
@@ -24,26 +25,37 @@ static SYSTEMD: OnceLock<UnixDatagram> = OnceLock::new();
 /// Tells whoever started the daemon that it is ready: the launcher prints
 /// nothing more and exits 0; under systemd, `READY=1` is sent.
 ///
+/// Returns whether it was delivered: `false` when the launcher is gone, or
+/// did not take it before its `ready_timeout` (it then stops the daemon),
+/// or when systemd's socket refused it. Waiting for a launcher that does
+/// not read is bounded by that same `ready_timeout`; a launcher that reads,
+/// as daemonic's does, takes it at once.
+///
 /// Safe from any thread or task, any number of times. Without a launcher
 /// waiting (in the foreground, with `ready = "start"`, or after the first
-/// call) it does nothing.
-pub fn ready() {
-    if let Some(pipe) = launcher().take() {
-        // A launcher killed meanwhile makes this fail with EPIPE; the daemon
-        // runs on regardless.
-        let _ = Report::Ready.write_to(&pipe);
-    }
-    notify_systemd("READY=1");
+/// call) it does nothing, and returns `true`.
+pub fn ready() -> bool {
+    // Out of the lock before the wait: a status line sent meanwhile from
+    // another thread finds no launcher and returns at once.
+    let launcher = launcher().take();
+    let delivered = match launcher {
+        Some(mut sender) => sender.flush_until(&Report::Ready),
+        None => true,
+    };
+    notify_systemd("READY=1") && delivered
 }
 
 /// Sends one line to the launcher, which prints it on its own stdout, such
 /// as `addr: 127.0.0.1:8080`; under systemd, it becomes `STATUS=...`.
 ///
-/// Safe from any thread or task; a no-op when nobody listens, as with [`ready`].
+/// It never blocks: a line that the launcher has not room for yet waits in
+/// the daemon, up to 256 KiB, and past that it is dropped. A line is cut at
+/// 64 KiB. Safe from any thread or task; a no-op when nobody listens, as
+/// with [`ready`].
 pub fn status(line: impl AsRef<str>) {
     let line = line.as_ref();
-    if let Some(pipe) = launcher().as_ref() {
-        let _ = Report::Status(line.to_owned()).write_to(pipe);
+    if let Some(sender) = launcher().as_mut() {
+        sender.send_now(&Report::Status(line.to_owned()));
     }
     if SYSTEMD.get().is_some() {
         // One line: a newline would start another assignment, `READY=1` say.
@@ -64,32 +76,36 @@ pub fn not_ready(reason: impl AsRef<str>) {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    if let Some(pipe) = launcher().as_ref() {
-        let _ = Report::NotReady(reason.clone()).write_to(pipe);
+    if let Some(sender) = launcher().as_mut() {
+        // The daemon exits next: the reason must be in the pipe before.
+        sender.flush_until(&Report::NotReady(reason.clone()));
     }
     notify_systemd(&format!("STATUS={reason}"));
 }
 
-/// Sends one assignment of the sd_notify protocol, when systemd listens.
-fn notify_systemd(assignment: &str) {
-    if let Some(socket) = SYSTEMD.get() {
+/// Sends one assignment of the sd_notify protocol, when systemd listens;
+/// whether it was sent, or nobody listens.
+fn notify_systemd(assignment: &str) -> bool {
+    match SYSTEMD.get() {
         // A full socket buffer or a systemd gone: the daemon runs on regardless.
-        let _ = socket.send(format!("{assignment}\n").as_bytes());
+        Some(socket) => socket.send(format!("{assignment}\n").as_bytes()).is_ok(),
+        None => true,
     }
 }
 
 /// Keeps the pipe open for [`ready`] and [`status`], and reports a panic
-/// that happens before [`ready`].
-pub(crate) fn attach_launcher(pipe: File) {
-    *launcher() = Some(pipe);
+/// that happens before [`ready`]. `deadline` is the launcher's: past it,
+/// nothing waits for the pipe any more.
+pub(crate) fn attach_launcher(pipe: File, deadline: Option<Instant>) {
+    *launcher() = Some(Sender::new(pipe, deadline));
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         // A panic while this thread holds the lock (inside `status`, say)
         // must not wait for itself; another thread's hold ends soon.
         if !HOLDING.get() {
-            if let Some(pipe) = launcher().as_ref() {
+            if let Some(sender) = launcher().as_mut() {
                 let message = info.to_string().replace('\n', " ");
-                let _ = Report::Panic(message).write_to(pipe);
+                sender.flush_until(&Report::Panic(message));
             }
         }
         previous(info);
@@ -113,7 +129,7 @@ thread_local! {
 }
 
 /// The lock on [`LAUNCHER`], marked as held by this thread while it lives.
-struct Held(MutexGuard<'static, Option<File>>);
+struct Held(MutexGuard<'static, Option<Sender>>);
 
 impl Drop for Held {
     fn drop(&mut self) {
@@ -122,14 +138,14 @@ impl Drop for Held {
 }
 
 impl std::ops::Deref for Held {
-    type Target = Option<File>;
-    fn deref(&self) -> &Option<File> {
+    type Target = Option<Sender>;
+    fn deref(&self) -> &Option<Sender> {
         &self.0
     }
 }
 
 impl std::ops::DerefMut for Held {
-    fn deref_mut(&mut self) -> &mut Option<File> {
+    fn deref_mut(&mut self) -> &mut Option<Sender> {
         &mut self.0
     }
 }

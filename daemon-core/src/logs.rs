@@ -7,7 +7,8 @@ use std::sync::{Mutex, PoisonError};
 
 use nix::unistd::{dup2_stderr, dup2_stdout};
 
-use crate::{fds, Error};
+use crate::fds::{self, Stream};
+use crate::Error;
 
 /// The log paths the daemon's stdout and stderr were opened from.
 static LOGS: Mutex<(Option<PathBuf>, Option<PathBuf>)> = Mutex::new((None, None));
@@ -26,6 +27,7 @@ pub(crate) fn remember(stdout: Option<PathBuf>, stderr: Option<PathBuf>) {
 /// signal handler: it takes a lock and allocates.
 ///
 /// It does nothing for a stream on /dev/null, and nothing in the foreground.
+/// A symbolic link at the path is refused, as at the start.
 /// The file is created, if it must be, by the daemon's user after a change of
 /// user, and looked up inside the new root after a `chroot`: let logrotate
 /// create it (`create 0640 app app`), or keep logs where the daemon can
@@ -36,20 +38,12 @@ pub fn reopen_logs() -> Result<(), Error> {
     // What Rust still buffers belongs to the old file.
     let _ = std::io::stdout().flush();
     if let Some(path) = stdout {
-        let fail = |source| Error::Stdout {
-            path: path.clone(),
-            source,
-        };
-        let file = fds::open_log(path).map_err(fail)?;
-        dup2_stdout(&file).map_err(fail)?;
+        let file = fds::open_log(path, Stream::Stdout)?;
+        dup2_stdout(&file).map_err(|source| Stream::Stdout.error(path, source))?;
     }
     if let Some(path) = stderr {
-        let fail = |source| Error::Stderr {
-            path: path.clone(),
-            source,
-        };
-        let file = fds::open_log(path).map_err(fail)?;
-        dup2_stderr(&file).map_err(fail)?;
+        let file = fds::open_log(path, Stream::Stderr)?;
+        dup2_stderr(&file).map_err(|source| Stream::Stderr.error(path, source))?;
     }
     Ok(())
 }

@@ -2,7 +2,10 @@
 //!
 //! The `flock` is taken on an open file description that the fork hands down,
 //! so the lock passes from the launcher to the daemon without ever being free:
-//! a second start is refused before it forks anything.
+//! a second start is refused before it forks anything. That description is
+//! read-only: the pid goes through a second, write-only one, closed before
+//! the daemon drops its privileges, so a daemon running as another user
+//! cannot rewrite a pidfile that root reads.
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -14,7 +17,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::{open, AtFlags, OFlag};
 use nix::sys::stat::{fchmod, fstat, fstatat, lstat, stat, Mode, SFlag};
-use nix::unistd::{ftruncate, geteuid, unlink, unlinkat, Pid, UnlinkatFlags};
+use nix::unistd::{ftruncate, getegid, geteuid, getpid, unlink, unlinkat, Pid, UnlinkatFlags};
 
 use crate::Error;
 
@@ -30,17 +33,31 @@ pub(crate) struct Directory(OwnedFd);
 #[derive(Debug)]
 pub(crate) struct Pidfile {
     path: PathBuf,
+    /// Read-only, and locked: what the daemon keeps.
     file: File,
+    /// Write-only, for the pid, until [`Pidfile::close_writer`].
+    writer: Option<File>,
+    /// The process that wrote its pid here: the only one that removes it.
+    written_by: Option<Pid>,
+}
+
+/// Who may write the pidfile's directory without anyone else being able to
+/// replace the file: root, the user and group that run this, and those the
+/// daemon drops to, which own the daemon anyway.
+#[derive(Debug, Default)]
+pub(crate) struct Writers {
+    pub(crate) uids: Vec<u32>,
+    pub(crate) gids: Vec<u32>,
 }
 
 impl Pidfile {
     /// Opens and locks `path`, truncated and waiting for [`Pidfile::write_pid`].
-    pub(crate) fn lock(path: &Path) -> Result<Pidfile, Error> {
+    pub(crate) fn lock(path: &Path, writers: &Writers) -> Result<Pidfile, Error> {
         let fail = |source| Error::Pidfile {
             path: path.to_owned(),
             source,
         };
-        refuse_shared_directory(path)?;
+        refuse_shared_directory(path, writers)?;
         loop {
             let (file, created) = match open_or_create(path) {
                 Ok(opened) => opened,
@@ -84,33 +101,69 @@ impl Pidfile {
             }
             // A daemon that was exiting may have unlinked the path between our
             // open and our lock: then we locked an orphan inode, so start over.
-            if refers_to(&file, path) {
-                ftruncate(&file, 0).map_err(discard)?;
-                // 0644 whatever the launcher's umask: supervisors read it.
-                fchmod(&file, Mode::from_bits_truncate(0o644)).map_err(discard)?;
-                return Ok(Pidfile {
-                    path: path.to_owned(),
-                    file,
-                });
+            if !refers_to(&file, path) {
+                continue;
             }
+            // The writer is opened by the path again, so it is checked to be
+            // the very file locked; if not, the path was swapped meanwhile.
+            let writer = match open(
+                path,
+                OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => File::from(fd),
+                Err(e) => return Err(discard(e)),
+            };
+            if !same_file(&file, &writer) {
+                continue;
+            }
+            ftruncate(&writer, 0).map_err(discard)?;
+            // 0644 whatever the launcher's umask: supervisors read it.
+            fchmod(&file, Mode::from_bits_truncate(0o644)).map_err(discard)?;
+            return Ok(Pidfile {
+                path: path.to_owned(),
+                file,
+                writer: Some(writer),
+                written_by: None,
+            });
         }
     }
 
-    /// Records `pid`, followed by a newline, as the whole content.
-    pub(crate) fn write_pid(&self, pid: Pid) -> Result<(), Error> {
+    /// Records `pid`, followed by a newline, as the whole content, and `pid`
+    /// as the process that removes the file.
+    pub(crate) fn write_pid(&mut self, pid: Pid) -> Result<(), Error> {
         let content = format!("{pid}\n");
-        self.file
-            .write_all_at(content.as_bytes(), 0)
-            .map_err(|e| Error::Pidfile {
-                path: self.path.clone(),
-                source: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            })
+        let written = match &self.writer {
+            Some(writer) => writer.write_all_at(content.as_bytes(), 0),
+            None => Err(std::io::Error::from_raw_os_error(Errno::EBADF as i32)),
+        };
+        written.map_err(|e| Error::Pidfile {
+            path: self.path.clone(),
+            source: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+        })?;
+        self.written_by = Some(pid);
+        Ok(())
+    }
+
+    /// Closes the write-only fd: after it, this process can no longer change
+    /// what the file says, whatever user it becomes.
+    pub(crate) fn close_writer(&mut self) {
+        self.writer = None;
     }
 
     /// Unlinks the file if the path still names the inode we hold locked.
+    /// For the launcher, whose start failed.
     pub(crate) fn remove(self) {
         if refers_to(&self.file, &self.path) {
             let _ = unlink(&self.path);
+        }
+    }
+
+    /// [`Pidfile::remove`], only in the process that wrote its pid there: a
+    /// worker forked from the daemon, returning from `main`, leaves it be.
+    pub(crate) fn release(self) {
+        if self.written_by == Some(getpid()) {
+            self.remove();
         }
     }
 
@@ -140,14 +193,17 @@ impl Pidfile {
         &self.path
     }
 
-    pub(crate) fn raw_fd(&self) -> RawFd {
-        self.file.as_raw_fd()
+    /// The fds to keep open through the detach: the locked one, and the
+    /// writer while it is open.
+    pub(crate) fn raw_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
+        std::iter::once(self.file.as_raw_fd()).chain(self.writer.as_ref().map(AsRawFd::as_raw_fd))
     }
 }
 
-/// In a directory that others may write, without the sticky bit, anyone can
-/// swap the pidfile for their own between two starts.
-fn refuse_shared_directory(path: &Path) -> Result<(), Error> {
+/// In a directory that someone other than `writers` may write, that someone
+/// can swap the pidfile for their own between two starts: its owner always,
+/// and, without the sticky bit, its group and others when they may write.
+fn refuse_shared_directory(path: &Path, writers: &Writers) -> Result<(), Error> {
     let Some(dir) = path.parent() else {
         return Ok(());
     };
@@ -156,16 +212,34 @@ fn refuse_shared_directory(path: &Path) -> Result<(), Error> {
         return Ok(());
     };
     let mode = Mode::from_bits_truncate(dir_stat.st_mode);
-    if mode.contains(Mode::S_IWOTH) && !mode.contains(Mode::S_ISVTX) {
-        return Err(Error::PidfileUnsafe {
-            path: path.to_owned(),
-            reason: format!(
-                "its directory {} is writable by others and not sticky, so anyone could replace it",
-                dir.display()
-            ),
-        });
-    }
-    Ok(())
+    let sticky = mode.contains(Mode::S_ISVTX);
+    let trusted_uid =
+        |uid: u32| uid == 0 || uid == geteuid().as_raw() || writers.uids.contains(&uid);
+    let trusted_gid =
+        |gid: u32| gid == 0 || gid == getegid().as_raw() || writers.gids.contains(&gid);
+    let dir = dir.display();
+    let reason = if mode.contains(Mode::S_IWOTH) && !sticky {
+        format!(
+            "its directory {dir} is writable by others and not sticky, so anyone could replace it"
+        )
+    } else if !trusted_uid(dir_stat.st_uid) {
+        format!(
+            "its directory {dir} belongs to uid {}, who could replace it",
+            dir_stat.st_uid
+        )
+    } else if mode.contains(Mode::S_IWGRP) && !sticky && !trusted_gid(dir_stat.st_gid) {
+        format!(
+            "its directory {dir} is writable by group {} and not sticky, so its members could \
+             replace it",
+            dir_stat.st_gid
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::PidfileUnsafe {
+        path: path.to_owned(),
+        reason,
+    })
 }
 
 /// A pidfile that another user owns, or that is not a plain file with one
@@ -198,7 +272,7 @@ fn refuse_foreign(file: &File, path: &Path) -> Result<(), Error> {
 /// Opens the pidfile, creating it if need be, and says whether this call
 /// created it.
 fn open_or_create(path: &Path) -> Result<(File, bool), Errno> {
-    let flags = OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let mode = Mode::from_bits_truncate(0o644);
     loop {
         match open(path, flags | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
@@ -245,6 +319,13 @@ fn holder_pid(file: &File) -> Option<i32> {
             return None;
         }
         thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn same_file(one: &File, other: &File) -> bool {
+    match (fstat(one.as_fd()), fstat(other.as_fd())) {
+        (Ok(one), Ok(other)) => one.st_dev == other.st_dev && one.st_ino == other.st_ino,
+        _ => false,
     }
 }
 

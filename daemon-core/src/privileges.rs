@@ -4,9 +4,11 @@
 use std::ffi::CString;
 
 use nix::unistd::{
-    getegid, geteuid, getgrouplist, setgid, setgroups, setuid, Gid, Group, Uid, User,
+    getegid, geteuid, getgrouplist, setegid, seteuid, setgid, setgroups, setuid, Gid, Group, Uid,
+    User,
 };
 
+use crate::pidfile::Writers;
 use crate::Error;
 
 /// A user or a group, by name or by number.
@@ -63,6 +65,16 @@ pub(crate) fn resolve(
 ) -> Result<Option<Credentials>, Error> {
     if user.is_none() && group.is_none() {
         return Ok(None);
+    }
+    for (option, account) in [("user", user), ("group", group)] {
+        if let Some(Account::Name(name)) =
+            account.filter(|a| matches!(a, Account::Name(n) if n.contains('\0')))
+        {
+            return Err(Error::NulByte {
+                option,
+                value: name.clone(),
+            });
+        }
     }
     let lookup_failed = |account: &Account, source| Error::Lookup {
         account: account.to_string(),
@@ -142,6 +154,44 @@ impl Credentials {
             });
         }
         Ok(())
+    }
+
+    /// The daemon's user and group, who may own the pidfile's directory.
+    pub(crate) fn writers(&self) -> Writers {
+        Writers {
+            uids: self.uid.map(Uid::as_raw).into_iter().collect(),
+            gids: vec![self.gid.as_raw()],
+        }
+    }
+
+    /// Runs `open` as the daemon's user, with its groups: a file the daemon
+    /// is to keep open after the drop must be one that user could open. A
+    /// symlink or a hard link that user planted then reaches nothing more
+    /// than the user could reach alone. Only the effective ids change, and
+    /// they come back after: the saved uid stays root's until [`assume`].
+    ///
+    /// [`assume`]: Credentials::assume
+    pub(crate) fn as_daemon_user<T>(&self, open: impl FnOnce() -> T) -> Result<T, Error> {
+        let Some(uid) = self.uid.filter(|uid| !uid.is_root() && geteuid().is_root()) else {
+            return Ok(open());
+        };
+        let egid = getegid();
+        setgroups(&self.groups).map_err(Error::Setgroups)?;
+        setegid(self.gid).map_err(|source| Error::Setgid {
+            gid: self.gid.as_raw(),
+            source,
+        })?;
+        seteuid(uid).map_err(|source| Error::Setuid {
+            uid: uid.as_raw(),
+            source,
+        })?;
+        let opened = open();
+        seteuid(Uid::from_raw(0)).map_err(|source| Error::Setuid { uid: 0, source })?;
+        setegid(egid).map_err(|source| Error::Setgid {
+            gid: egid.as_raw(),
+            source,
+        })?;
+        Ok(opened)
     }
 
     /// setgroups, setgid, setuid, in that order, then checks that setuid(0) fails.

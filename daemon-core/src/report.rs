@@ -1,23 +1,38 @@
-//! The pipe from the daemon back to the launcher: the messages and their framing.
+//! The pipe from the daemon back to the launcher: the messages, their
+//! framing, and the two ends, neither of which may block past a deadline.
 //!
-//! A frame is a kind byte, a little-endian `u32` length and the payload. A
-//! failure carries the step, the errno and the path, so the launcher rebuilds
-//! the same [`Error`] the daemon saw without sharing any state with it.
+//! A frame is a kind byte, a little-endian `u32` length and the payload, at
+//! most [`MAX_PAYLOAD`] bytes: the launcher, which may be root, never
+//! allocates what the other side merely claims. A failure carries the step,
+//! the errno and the path, so the launcher rebuilds the same [`Error`] the
+//! daemon saw without sharing any state with it.
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
+use std::time::Instant;
 
 use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::Error;
+
+/// The largest payload a frame carries; longer text is cut to fit.
+pub(crate) const MAX_PAYLOAD: usize = 64 * 1024;
+
+/// How much the daemon keeps of frames the launcher has not read yet;
+/// past it, new status lines are dropped whole, never cut.
+const MAX_PENDING: usize = 256 * 1024;
 
 /// What the daemon tells its launcher.
 #[derive(Debug)]
 pub(crate) enum Report {
-    /// The daemon's pid, sent first, so the launcher can wait for it or stop it.
+    /// The daemon's pid, sent first and only by the intermediate process,
+    /// so the launcher can wait for it or stop it.
     Pid(i32),
     /// A line for the launcher to print on its stdout.
     Status(String),
@@ -37,42 +52,237 @@ const PANIC: u8 = b'X';
 const NOT_READY: u8 = b'N';
 const READY: u8 = b'R';
 const FAILED: u8 = b'E';
+const HEADER: usize = 5;
 
 impl Report {
-    pub(crate) fn write_to(&self, mut pipe: &File) -> io::Result<()> {
-        let (kind, payload) = match self {
+    /// The frame, its text cut at a character boundary to fit [`MAX_PAYLOAD`].
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let text = |text: &str| {
+            let mut end = text.len().min(MAX_PAYLOAD);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.as_bytes()[..end].to_vec()
+        };
+        let (kind, mut payload) = match self {
             Report::Pid(pid) => (PID, pid.to_le_bytes().to_vec()),
-            Report::Status(line) => (STATUS, line.as_bytes().to_vec()),
-            Report::Panic(message) => (PANIC, message.as_bytes().to_vec()),
-            Report::NotReady(reason) => (NOT_READY, reason.as_bytes().to_vec()),
+            Report::Status(line) => (STATUS, text(line)),
+            Report::Panic(message) => (PANIC, text(message)),
+            Report::NotReady(reason) => (NOT_READY, text(reason)),
             Report::Ready => (READY, Vec::new()),
             Report::Failed(error) => (FAILED, encode_failure(error)),
         };
-        let mut frame = Vec::with_capacity(5 + payload.len());
+        payload.truncate(MAX_PAYLOAD);
+        let mut frame = Vec::with_capacity(HEADER + payload.len());
         frame.push(kind);
         frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         frame.extend_from_slice(&payload);
-        pipe.write_all(&frame)
+        frame
     }
 
-    /// Reads one report; `None` when the pipe closed without one.
-    pub(crate) fn read_from(mut pipe: &File) -> Option<Report> {
-        let mut header = [0u8; 5];
-        pipe.read_exact(&mut header).ok()?;
-        let len = u32::from_le_bytes(header[1..5].try_into().ok()?) as usize;
-        let mut payload = vec![0u8; len];
-        pipe.read_exact(&mut payload).ok()?;
-        let text = || String::from_utf8_lossy(&payload).into_owned();
-        match header[0] {
-            PID => Some(Report::Pid(i32::from_le_bytes(
-                payload[..].try_into().ok()?,
-            ))),
+    /// Writes the frame whole, blocking: for the intermediate process and a
+    /// failing daemon, whose frames are the first and only ones in the pipe.
+    pub(crate) fn write_to(&self, mut pipe: &File) -> io::Result<()> {
+        pipe.write_all(&self.encode())
+    }
+
+    fn decode(kind: u8, payload: &[u8]) -> Option<Report> {
+        let text = || String::from_utf8_lossy(payload).into_owned();
+        match kind {
+            PID => Some(Report::Pid(i32::from_le_bytes(payload.try_into().ok()?))),
             STATUS => Some(Report::Status(text())),
             PANIC => Some(Report::Panic(text())),
             NOT_READY => Some(Report::NotReady(text())),
-            READY => Some(Report::Ready),
-            FAILED => decode_failure(&payload).map(Report::Failed),
+            READY if payload.is_empty() => Some(Report::Ready),
+            FAILED => decode_failure(payload).map(Report::Failed),
             _ => None,
+        }
+    }
+}
+
+/// What the launcher's next read gave.
+#[derive(Debug)]
+pub(crate) enum Next {
+    Frame(Report),
+    /// Every writer closed the pipe.
+    Closed,
+    /// The deadline passed with no whole frame.
+    Late,
+    /// A frame that no daemon of ours writes: too long, or of no known kind.
+    Garbled,
+}
+
+/// The launcher's end: frames read without ever blocking past a deadline,
+/// even when the other side stops in the middle of one.
+pub(crate) struct Reader {
+    pipe: File,
+    buffer: Vec<u8>,
+    /// Reads made past the deadline, so that a daemon that writes without
+    /// end cannot keep the launcher reading.
+    late_reads: u32,
+}
+
+/// Past the deadline, what the pipe holds is still read, up to this many reads.
+const LATE_READS: u32 = 16;
+
+impl Reader {
+    pub(crate) fn new(pipe: File) -> io::Result<Reader> {
+        // The launcher is the only reader of this pipe: the flag is its own.
+        set_nonblocking(&pipe)?;
+        Ok(Reader {
+            pipe,
+            buffer: Vec::new(),
+            late_reads: 0,
+        })
+    }
+
+    /// The next frame, or why there is none, by `deadline` at the latest.
+    pub(crate) fn next(&mut self, deadline: Option<Instant>) -> Next {
+        loop {
+            if let Some(next) = self.parse() {
+                return next;
+            }
+            let past = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+            if past {
+                if self.late_reads >= LATE_READS {
+                    return Next::Late;
+                }
+                self.late_reads += 1;
+            }
+            match wait(self.pipe.as_fd(), PollFlags::POLLIN, deadline) {
+                Ok(true) => {}
+                Ok(false) => return Next::Late,
+                Err(_) => return Next::Closed,
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            match (&self.pipe).read(&mut chunk) {
+                Ok(0) => return Next::Closed,
+                Ok(len) => self.buffer.extend_from_slice(&chunk[..len]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if past {
+                        return Next::Late;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Next::Closed,
+            }
+        }
+    }
+
+    fn parse(&mut self) -> Option<Next> {
+        if self.buffer.len() < HEADER {
+            return None;
+        }
+        let len = u32::from_le_bytes(self.buffer[1..HEADER].try_into().expect("4 bytes")) as usize;
+        if len > MAX_PAYLOAD {
+            return Some(Next::Garbled);
+        }
+        if self.buffer.len() < HEADER + len {
+            return None;
+        }
+        let frame: Vec<u8> = self.buffer.drain(..HEADER + len).collect();
+        Some(match Report::decode(frame[0], &frame[HEADER..]) {
+            Some(report) => Next::Frame(report),
+            None => Next::Garbled,
+        })
+    }
+}
+
+/// The daemon's end, behind `ready` and `status`: frames queue in order and
+/// go out without blocking; only [`Sender::flush_until`] waits, and never
+/// past the launcher's own deadline.
+pub(crate) struct Sender {
+    pipe: File,
+    pending: Vec<u8>,
+    /// A write failed (the launcher is gone): nothing more can arrive.
+    broken: bool,
+    /// When the launcher stops waiting and stops the daemon.
+    deadline: Option<Instant>,
+}
+
+impl Sender {
+    pub(crate) fn new(pipe: File, deadline: Option<Instant>) -> Sender {
+        // The daemon is the only writer left: the flag is its own.
+        let broken = set_nonblocking(&pipe).is_err();
+        Sender {
+            pipe,
+            pending: Vec::new(),
+            broken,
+            deadline,
+        }
+    }
+
+    /// Queues a status line and sends what the pipe takes now. Past
+    /// [`MAX_PENDING`] unread bytes, the line is dropped whole.
+    pub(crate) fn send_now(&mut self, report: &Report) {
+        let frame = report.encode();
+        if self.pending.len() + frame.len() <= MAX_PENDING {
+            self.pending.extend_from_slice(&frame);
+        }
+        self.write_some();
+    }
+
+    /// Queues `report` and waits until everything queued is in the pipe, or
+    /// the launcher's deadline passes; whether it all went.
+    pub(crate) fn flush_until(&mut self, report: &Report) -> bool {
+        self.pending.extend_from_slice(&report.encode());
+        loop {
+            self.write_some();
+            if self.broken {
+                return false;
+            }
+            if self.pending.is_empty() {
+                return true;
+            }
+            match wait(self.pipe.as_fd(), PollFlags::POLLOUT, self.deadline) {
+                Ok(true) => {}
+                Ok(false) | Err(_) => return false,
+            }
+        }
+    }
+
+    fn write_some(&mut self) {
+        while !self.pending.is_empty() && !self.broken {
+            match (&self.pipe).write(&self.pending) {
+                Ok(len) => {
+                    self.pending.drain(..len);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => self.broken = true,
+            }
+        }
+    }
+}
+
+fn set_nonblocking(pipe: &File) -> Result<(), Errno> {
+    let flags = OFlag::from_bits_truncate(fcntl(pipe, FcntlArg::F_GETFL)?);
+    fcntl(pipe, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(drop)
+}
+
+/// Waits until `fd` is ready for `events`, or `deadline` passes: whether it is.
+pub(crate) fn wait(
+    fd: std::os::fd::BorrowedFd<'_>,
+    events: PollFlags,
+    deadline: Option<Instant>,
+) -> Result<bool, Errno> {
+    loop {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // Rounded up, so that a wait never ends just short of the deadline.
+                let millis = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = [PollFd::new(fd, events)];
+        match poll(&mut fds, timeout) {
+            Ok(0) => return Ok(false),
+            Err(Errno::EINTR) => continue,
+            // Ready, hung up, or an error that the next call will meet.
+            Ok(_) => return Ok(true),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -96,6 +306,9 @@ fn encode_failure(error: &Error) -> Vec<u8> {
         Error::Setgid { gid, source } => (12, *source, *gid, None),
         Error::Setuid { uid, source } => (13, *source, *uid, None),
         Error::RegainedRoot { uid } => (14, none, *uid, None),
+        Error::LogSymlink { stream, path } => {
+            (15, none, u32::from(*stream == "stderr"), Some(path))
+        }
         // Raised in the launcher, before the fork; never panic in the child.
         _ => (u8::MAX, none, 0, None),
     };
@@ -135,6 +348,10 @@ fn decode_failure(payload: &[u8]) -> Option<Error> {
             source,
         },
         14 => Error::RegainedRoot { uid: number },
+        15 => Error::LogSymlink {
+            stream: if number == 1 { "stderr" } else { "stdout" },
+            path,
+        },
         _ => return None,
     })
 }
@@ -143,12 +360,20 @@ fn decode_failure(payload: &[u8]) -> Option<Error> {
 mod tests {
     use super::*;
 
-    fn round_trip(report: &Report) -> Option<Report> {
+    fn reader_of(bytes: &[u8]) -> Reader {
         let (read, write) = nix::unistd::pipe().unwrap();
         let (read, write) = (File::from(read), File::from(write));
-        report.write_to(&write).unwrap();
-        drop(write);
-        Report::read_from(&read)
+        // From a thread: a frame may be larger than the pipe holds.
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || (&write).write_all(&bytes));
+        Reader::new(read).unwrap()
+    }
+
+    fn round_trip(report: &Report) -> Option<Report> {
+        match reader_of(&report.encode()).next(None) {
+            Next::Frame(report) => Some(report),
+            _ => None,
+        }
     }
 
     #[test]
@@ -191,6 +416,14 @@ mod tests {
                 source: Errno::EAGAIN,
             },
             Error::RegainedRoot { uid: 65532 },
+            Error::LogSymlink {
+                stream: "stdout",
+                path: PathBuf::from("/var/log/app.log"),
+            },
+            Error::LogSymlink {
+                stream: "stderr",
+                path: PathBuf::from("/var/log/app.err"),
+            },
         ];
         for error in errors {
             match round_trip(&Report::Failed(error.clone())) {
@@ -214,8 +447,76 @@ mod tests {
         assert!(
             matches!(round_trip(&Report::Panic("boom".into())), Some(Report::Panic(m)) if m == "boom")
         );
+        assert!(matches!(reader_of(b"").next(None), Next::Closed));
+    }
+
+    #[test]
+    fn a_claimed_length_past_the_bound_is_refused_before_any_allocation() {
+        let mut frame = vec![STATUS];
+        frame.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(reader_of(&frame).next(None), Next::Garbled));
+        // A pid frame of the wrong size, and an unknown kind, are garbled too.
+        let mut frame = vec![PID];
+        frame.extend_from_slice(&2u32.to_le_bytes());
+        frame.extend_from_slice(&[1, 2]);
+        assert!(matches!(reader_of(&frame).next(None), Next::Garbled));
+        assert!(matches!(
+            reader_of(&[b'?', 0, 0, 0, 0]).next(None),
+            Next::Garbled
+        ));
+    }
+
+    #[test]
+    fn long_text_is_cut_to_the_bound_at_a_character_boundary() {
+        let line = "é".repeat(MAX_PAYLOAD);
+        match round_trip(&Report::Status(line)) {
+            Some(Report::Status(back)) => {
+                assert!(back.len() <= MAX_PAYLOAD && back.len() > MAX_PAYLOAD - 2);
+                assert!(back.chars().all(|c| c == 'é'));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn half_a_frame_and_silence_end_at_the_deadline() {
         let (read, write) = nix::unistd::pipe().unwrap();
+        let (read, write) = (File::from(read), File::from(write));
+        (&write).write_all(&[STATUS, 9, 0]).unwrap();
+        let mut reader = Reader::new(read).unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_millis(50);
+        assert!(matches!(reader.next(Some(deadline)), Next::Late));
+        assert!(Instant::now() >= deadline);
         drop(write);
-        assert!(Report::read_from(&File::from(read)).is_none());
+    }
+
+    #[test]
+    fn a_full_pipe_never_blocks_status_and_never_cuts_a_frame() {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        let (read, write) = (File::from(read), File::from(write));
+        let deadline = Instant::now() + std::time::Duration::from_millis(50);
+        let mut sender = Sender::new(write, Some(deadline));
+        let line = "x".repeat(200);
+        // Far more than the pipe and the pending bound hold; none of it blocks.
+        for _ in 0..5000 {
+            sender.send_now(&Report::Status(line.clone()));
+        }
+        assert!(sender.pending.len() <= MAX_PENDING);
+        // Unread, the pipe stays full: ready is not delivered by the deadline.
+        assert!(!sender.flush_until(&Report::Ready));
+        // What was written is whole frames, in order.
+        let mut reader = Reader::new(read).unwrap();
+        let mut lines = 0;
+        loop {
+            match reader.next(Some(Instant::now())) {
+                Next::Frame(Report::Status(back)) => {
+                    assert_eq!(back, line);
+                    lines += 1;
+                }
+                Next::Late => break,
+                other => panic!("after {lines} lines: {other:?}"),
+            }
+        }
+        assert!(lines > 0);
     }
 }
