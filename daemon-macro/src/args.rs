@@ -1,6 +1,7 @@
 //! Parsing of the attribute's arguments: a comma-separated list of `key = value`.
 
 use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
@@ -84,6 +85,24 @@ impl Parse for RawArg {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         // `crate` is a keyword, so keys are read as any identifier.
         let key = input.call(Ident::parse_any)?;
+        if input.peek(Token![::]) {
+            // `umask::x = 1`: a path is not an option name, and saying that
+            // it needs a value would send the user the wrong way.
+            let mut path = key.to_token_stream();
+            let mut name = key.to_string();
+            while input.peek(Token![::]) {
+                input.parse::<Token![::]>()?.to_tokens(&mut path);
+                let segment = input.call(Ident::parse_any)?;
+                name.push_str(&format!("::{segment}"));
+                segment.to_tokens(&mut path);
+            }
+            return Err(Error::new_spanned(
+                path,
+                format!(
+                    "`{name}` is not an option: an option is one word, such as `umask = 0o027`"
+                ),
+            ));
+        }
         if !input.peek(Token![=]) {
             return Err(Error::new_spanned(
                 &key,

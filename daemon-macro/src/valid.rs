@@ -5,7 +5,8 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{
-    AttrStyle, Attribute, Error, Expr, ExprLit, Ident, ItemFn, Lit, Path, Signature, Visibility,
+    AttrStyle, Attribute, Error, Expr, ExprLit, ExprUnary, Ident, ItemFn, Lit, Path, Signature,
+    UnOp, Visibility,
 };
 
 use crate::args::{combine, Arg, Key};
@@ -19,10 +20,23 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
         Key::KeepFds => return keep_fds(&arg.value),
         _ => {}
     }
+    let name = arg.key.name();
+    if let Some(negative) = negative_literal(&arg.value) {
+        let expected = match arg.key {
+            Key::ReadyTimeout => "a number of seconds above zero",
+            Key::Umask => "an integer from 0 to 0o777",
+            Key::User | Key::Group => "a name or an id that fits in a u32",
+            Key::Enable => "a bool",
+            _ => "a path",
+        };
+        return Err(Error::new_spanned(
+            negative,
+            format!("{name} takes {expected}"),
+        ));
+    }
     let Some(lit) = literal(&arg.value) else {
         return Ok(());
     };
-    let name = arg.key.name();
     let wrong = |expected: &str| Err(Error::new_spanned(lit, format!("{name} takes {expected}")));
     match (arg.key, lit) {
         (Key::Umask, Lit::Int(int)) => match int.base10_parse::<u32>() {
@@ -46,6 +60,10 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
             }
         }
         (Key::ReadyTimeout, _) => wrong("a number of seconds, such as `ready_timeout = 30`"),
+        (_, Lit::Str(text)) if text.value().contains('\0') => Err(Error::new_spanned(
+            text,
+            format!("{name} contains a NUL byte, which no path or name can hold"),
+        )),
         (Key::User | Key::Group, Lit::Str(account)) if account.value().is_empty() => {
             Err(Error::new_spanned(account, format!("{name} is empty")))
         }
@@ -86,6 +104,18 @@ pub(crate) fn literal(value: &Expr) -> Option<&Lit> {
     }
 }
 
+/// `-LITERAL`, a negative number, which `literal` does not see through.
+fn negative_literal(value: &Expr) -> Option<&Expr> {
+    match peel(value) {
+        negative @ Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) if matches!(peel(expr), Expr::Lit(_)) => Some(negative),
+        _ => None,
+    }
+}
+
 fn peel(mut value: &Expr) -> &Expr {
     loop {
         value = match value {
@@ -103,6 +133,12 @@ fn keep_fds(value: &Expr) -> Result<(), Error> {
         return Ok(());
     };
     for element in &array.elems {
+        if let Some(negative) = negative_literal(element) {
+            return Err(Error::new_spanned(
+                negative,
+                "keep_fds takes fds above 2: a negative number is not a file descriptor",
+            ));
+        }
         if let Some(Lit::Int(fd)) = literal(element) {
             if fd.base10_parse::<i32>().map_or(true, |fd| fd < 3) {
                 return Err(Error::new_spanned(

@@ -1,0 +1,2 @@
+#[daemonic::daemon(keep_fds = [3, -1])]
+fn main() {}

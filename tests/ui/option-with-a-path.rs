@@ -1,0 +1,2 @@
+#[daemonic::daemon(umask::x = 1)]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonic::daemon(pidfile = "/tmp/app\0.pid")]
+fn main() {}

@@ -1,0 +1,2 @@
+#[daemonic::daemon(ready = "notify", ready_timeout = -1)]
+fn main() {}
