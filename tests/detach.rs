@@ -15,9 +15,9 @@ use std::os::unix::process::CommandExt;
 use nix::libc;
 use nix::unistd::getsid;
 use support::{
-    alive, assert_failed_cleanly, cwd, daemon_fds, daemon_pid, fds, on_terminal, os, pid_in,
-    raise_nofile_limit, signal_mask, stat, stop, stop_now, threads, umask, wait_for_pidfile,
-    wait_until, Running, Sandbox, EXIT,
+    alive, assert_failed_cleanly, cwd, daemon_fds, daemon_pid, fds, inherit_fds, on_terminal, os,
+    pid_in, raise_nofile_limit, signal_mask, stat, stop, stop_now, threads, umask,
+    wait_for_pidfile, wait_until, Running, Sandbox, EXIT,
 };
 
 /// SIGTERM as a bit of `/proc/<pid>/status`'s signal masks: the fixtures
@@ -30,20 +30,16 @@ const SIGPIPE_BIT: u64 = 1 << (libc::SIGPIPE - 1);
 /// the top of RLIMIT_NOFILE, SIGUSR1 blocked and SIGHUP ignored.
 fn start_from_a_terminal(sandbox: &Sandbox, env: &[(&str, &OsStr)]) -> (Running, File, Vec<i32>) {
     let top = raise_nofile_limit() as i32 - 1;
-    let inherited = vec![4, 7, 1000.min(top - 1), top];
     let mut command = sandbox.command("fixture-quiet");
     command.envs(env.iter().copied());
     let master = on_terminal(&mut command);
-    let fds = inherited.clone();
-    // SAFETY: open, dup2, sigprocmask and signal are async-signal-safe.
+    let inherited = inherit_fds(&mut command, &[4, 7, 1000.min(top - 1), top]);
+    // SAFETY: sigprocmask, umask and signal are async-signal-safe.
     unsafe {
         command.pre_exec(move || {
-            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
-            for &fd in &fds {
-                if libc::dup2(null, fd) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
+            // A umask of its own, which the daemon replaces and the
+            // foreground keeps.
+            libc::umask(0o077);
             let mut usr1: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut usr1);
             libc::sigaddset(&mut usr1, libc::SIGUSR1);
@@ -124,6 +120,10 @@ fn in_the_foreground_the_same_start_keeps_all_of_it() {
     let own = stat(process.pid);
     assert_eq!(own.session, process.pid);
     assert_ne!(own.tty_nr, 0);
+    // The daemon gets the fixture's cwd and umask; the foreground keeps the
+    // launcher's, which differ.
+    assert_eq!(cwd(process.pid), sandbox.path(""));
+    assert_eq!(umask(process.pid), 0o077);
     let open = fds(process.pid);
     for fd in inherited {
         assert!(
@@ -144,10 +144,11 @@ fn log_files_receive_stdout_and_stderr() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("plain.pid");
     let log = sandbox.path("plain.log");
-    let launch = sandbox.launch(
-        "plain",
-        &[("APP_PIDFILE", os(&pidfile)), ("APP_LOG", os(&log))],
-    );
+    let mut command = sandbox.command("plain");
+    command.env("APP_PIDFILE", &pidfile).env("APP_LOG", &log);
+    // Started with more open than stdio, so that "nothing else" can fail.
+    inherit_fds(&mut command, &[3, 5, 9]);
+    let launch = Running::spawn(command).wait();
     let pid = daemon_pid(&launch, &pidfile);
     let open: Vec<_> = daemon_fds(pid).into_values().collect();
     assert_eq!(
@@ -179,6 +180,7 @@ fn second_start_is_refused_naming_the_running_pid() {
 
     let second = sandbox.launch("fixture-quiet", &env);
     assert_eq!(second.status.code(), Some(1));
+    assert_refused_without_forking(&sandbox, &pidfile);
     assert_eq!(
         second.stderr,
         format!(
@@ -200,6 +202,49 @@ fn second_start_is_refused_naming_the_running_pid() {
     stop(first, &pidfile);
 }
 
+/// Counts the forks a start makes, with `strace`: a second start is refused
+/// by the lock, before any fork. The control, a start that succeeds, shows
+/// that the count sees the launcher's fork.
+fn assert_refused_without_forking(sandbox: &Sandbox, pidfile: &std::path::Path) {
+    if !support::has_strace("second_start_is_refused_naming_the_running_pid (fork count)") {
+        return;
+    }
+    let forks = |follow: bool, pidfile: &std::path::Path, name: &str| {
+        let trace = sandbox.path(name);
+        let mut command = sandbox.command_for("strace");
+        if follow {
+            command.arg("-f");
+        }
+        command
+            .args([
+                "-qq",
+                "-e",
+                "trace=fork,vfork,clone,clone3",
+                "-e",
+                "signal=none",
+                "-o",
+            ])
+            .arg(&trace)
+            .arg(support::example("fixture-quiet"))
+            .env("APP_PIDFILE", pidfile);
+        let launch = Running::spawn(command).wait();
+        let count = fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .filter(|line| line.contains("fork(") || line.contains("clone"))
+            .count();
+        (launch, count)
+    };
+    let (refused, count) = forks(true, pidfile, "refused.trace");
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert_eq!(count, 0, "the refused start forked");
+    let other = sandbox.path("other.pid");
+    let (started, count) = forks(false, &other, "started.trace");
+    let pid = daemon_pid(&started, &other);
+    assert!(count >= 1, "the fork count missed the launcher's fork");
+    stop(pid, &other);
+}
+
 #[test]
 fn stale_pidfile_is_taken_over() {
     let sandbox = Sandbox::new();
@@ -210,6 +255,31 @@ fn stale_pidfile_is_taken_over() {
     let pid = daemon_pid(&launch, &pidfile);
     assert!(alive(pid));
     assert_eq!(fs::read_to_string(&pidfile).unwrap(), format!("{pid}\n"));
+    stop(pid, &pidfile);
+}
+
+#[test]
+fn a_stale_pidfile_naming_a_live_unrelated_process_is_taken_over_and_that_process_untouched() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    // The pid is reused: the file names a live process that is not ours.
+    let mut sleep = sandbox.command_for("sleep");
+    sleep.arg("1000");
+    let unrelated = Running::spawn(sleep);
+    fs::write(&pidfile, format!("{}\n", unrelated.pid)).unwrap();
+    let launch = sandbox.launch("fixture-quiet", &[("APP_PIDFILE", os(&pidfile))]);
+    let pid = daemon_pid(&launch, &pidfile);
+    assert_ne!(pid, unrelated.pid);
+    assert_eq!(fs::read_to_string(&pidfile).unwrap(), format!("{pid}\n"));
+    assert!(
+        alive(unrelated.pid),
+        "the process the stale file named was hit"
+    );
+    assert_eq!(
+        signal_mask(unrelated.pid, "SigPnd") | signal_mask(unrelated.pid, "ShdPnd"),
+        0,
+        "a signal was sent to the process the stale file named"
+    );
     stop(pid, &pidfile);
 }
 

@@ -306,15 +306,24 @@ fn a_user_by_name_gets_its_groups_and_cannot_regain_root() {
     }
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
+    let nobody = nobody();
+    let out = support::directory_of(&sandbox, "logs", &nobody).join("out.log");
     let launch = launch_with_groups(
         &sandbox,
         &[
             ("APP_PIDFILE", os(&pidfile)),
             ("APP_USER", OsStr::new("nobody")),
+            ("APP_STDOUT", os(&out)),
+            ("APP_TRY_ROOT", OsStr::new("1")),
         ],
     );
     let pid = daemon_pid(&launch, &pidfile);
-    let nobody = nobody();
+    // From inside: the daemon's own setuid(0) fails.
+    let said = support::wait_for_line(&out, "setuid(0): ");
+    assert_eq!(said, "setuid(0): Err(EPERM)");
+    // No capability left, permitted or effective.
+    assert_eq!(support::status_line(pid, "CapPrm"), "0000000000000000");
+    assert_eq!(support::status_line(pid, "CapEff"), "0000000000000000");
     let (uid, gid, groups) = credentials(pid);
     // Real, effective, saved and filesystem ids: no saved root to go back to.
     assert_eq!(uid, vec![nobody.uid.to_string(); 4].join(" "));
@@ -459,7 +468,11 @@ fn a_chroot_that_is_missing_fails_cleanly() {
 fn keep_fds_keeps_a_socket_bound_before_the_detach() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
-    let launch = sandbox.launch("fixture-keep-fd", &[("APP_PIDFILE", os(&pidfile))]);
+    let mut command = sandbox.command("fixture-keep-fd");
+    command.env("APP_PIDFILE", &pidfile);
+    // Started with more open than stdio, so that "only it" can fail.
+    support::inherit_fds(&mut command, &[3, 4, 8, 20]);
+    let launch = Running::spawn(command).wait();
     let pid = daemon_pid(&launch, &pidfile);
     let mut lines = launch.stdout.lines();
     let fd: i32 = lines

@@ -482,6 +482,86 @@ pub fn is_root(test: &str) -> bool {
     root
 }
 
+/// Whether `strace` is installed; the tests that count system calls with it
+/// say so when they skip (`.ci/run` installs it).
+pub fn has_strace(test: &str) -> bool {
+    let found = Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !found {
+        let _ = writeln!(std::io::stderr(), "skipped {test}: it needs strace");
+    }
+    found
+}
+
+/// Has `command` start with /dev/null open on each of `fds`, inherited as a
+/// careless parent would hand them down; returns them.
+pub fn inherit_fds(command: &mut Command, fds: &[i32]) -> Vec<i32> {
+    let inherited = fds.to_vec();
+    let fds = inherited.clone();
+    // SAFETY: open and dup2 are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+            for &fd in &fds {
+                if libc::dup2(null, fd) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    inherited
+}
+
+/// The open flags of `fd` in `pid`, from `/proc/<pid>/fdinfo`.
+pub fn fd_flags(pid: i32, fd: i32) -> i32 {
+    let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).expect("read fdinfo");
+    let flags = info
+        .lines()
+        .find_map(|line| line.strip_prefix("flags:"))
+        .expect("flags in fdinfo");
+    i32::from_str_radix(flags.trim(), 8).expect("octal flags")
+}
+
+/// The `Uid:`, `Gid:`, `Groups:`, `CapPrm:` ... lines of `/proc/<pid>/status`,
+/// by name, their fields joined by single spaces.
+pub fn status_line(pid: i32, name: &str) -> String {
+    status_field(pid, name)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A directory of the sandbox that `user` owns, as a daemon's own log or
+/// runtime directory is; the sandbox is opened up for `user` to reach it.
+pub fn directory_of(sandbox: &Sandbox, name: &str, user: &User) -> PathBuf {
+    fs::set_permissions(&sandbox.root, fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = sandbox.path(name);
+    fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(user.uid.as_raw()), Some(user.gid.as_raw())).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// Waits until the file holds a line that starts with `prefix`, and returns it.
+pub fn wait_for_line(path: &Path, prefix: &str) -> String {
+    let mut found = None;
+    let seen = wait_until(EXIT, || {
+        found = fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .find(|line| line.starts_with(prefix))
+            .map(str::to_owned);
+        found.is_some()
+    });
+    assert!(seen, "no line {prefix:?} in {}", path.display());
+    found.unwrap()
+}
+
 /// The unprivileged account the tests switch to.
 pub fn nobody() -> User {
     User::from_name("nobody")
