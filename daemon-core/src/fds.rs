@@ -78,10 +78,12 @@ pub(crate) fn open_log(path: &Path, stream: Stream) -> Result<OwnedFd, Error> {
     let flags =
         OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     open(path, flags, Mode::from_bits_truncate(0o666)).map_err(|source| {
-        // ELOOP on Linux and macOS, EMLINK on FreeBSD.
-        let is_symlink = lstat(path).is_ok_and(|st| {
-            SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK
-        });
+        // O_NOFOLLOW's answer: ELOOP on Linux and macOS, EMLINK on FreeBSD.
+        let refused = matches!(source, Errno::ELOOP | Errno::EMLINK);
+        let is_symlink = refused
+            && lstat(path).is_ok_and(|st| {
+                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK
+            });
         if is_symlink {
             Error::LogSymlink {
                 stream: stream.name(),
