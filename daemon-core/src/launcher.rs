@@ -336,3 +336,31 @@ fn stop(daemon: Option<Watched>, timeout: Duration) -> Error {
 fn errno_of(error: &std::io::Error) -> Errno {
     Errno::from_raw(error.raw_os_error().unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_child_of_this_process_is_adopted_and_signalled() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let group = nix::unistd::getpgrp();
+        assert!(Watched::adopt(child.id() as i32, group).is_some());
+        // This process, its parent and no process at all are not its children.
+        let parent = nix::unistd::getppid().as_raw();
+        for pid in [std::process::id() as i32, parent, 0, -1] {
+            assert!(Watched::adopt(pid, group).is_none(), "pid {pid} adopted");
+        }
+        let watched = Watched {
+            pid: Pid::from_raw(child.id() as i32),
+            group,
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Reaped: no longer a child, whoever gets the pid next.
+        assert!(!watched.is_child());
+    }
+}
