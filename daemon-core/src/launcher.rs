@@ -343,10 +343,23 @@ mod tests {
 
     #[test]
     fn only_a_child_of_this_process_is_adopted_and_signalled() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("1000")
-            .spawn()
-            .unwrap();
+        /// Killed by pid, even when an assertion fails.
+        struct Guard(std::process::Child);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let mut guard = Guard(
+            std::process::Command::new("sleep")
+                .arg("1000")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let child = &mut guard.0;
         let group = nix::unistd::getpgrp();
         assert!(Watched::adopt(child.id() as i32, group).is_some());
         // This process, its parent and no process at all are not its children.
