@@ -7,7 +7,6 @@ mod support;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::process::Stdio;
 use std::time::Instant;
@@ -204,7 +203,7 @@ fn a_status_flood_into_an_unread_stdout_cannot_hold_the_launcher_past_its_deadli
         .env("APP_BEHAVIOUR", "flood:5000")
         .env("APP_READY_TIMEOUT", "2")
         .env("APP_MARKER", &marker)
-        .stdout(Stdio::from(OwnedFd::from(stdout)));
+        .stdout(Stdio::from(stdout));
     let started = Instant::now();
     let launch = Running::spawn(command).wait();
     let elapsed = started.elapsed();

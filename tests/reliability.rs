@@ -214,6 +214,86 @@ fn a_keep_fd_that_is_not_open_fails_in_the_launcher() {
 }
 
 #[test]
+fn a_pidfile_directory_that_another_user_or_group_may_write_is_refused() {
+    if !is_root("a_pidfile_directory_that_another_user_or_group_may_write_is_refused") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let nobody = nobody();
+    // Owned by another user, who could swap the file even with the sticky bit.
+    let theirs = sandbox.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    fs::set_permissions(&theirs, fs::Permissions::from_mode(0o1755)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(nobody.uid.as_raw()), None).unwrap();
+    let pidfile = theirs.join("app.pid");
+    let launch = sandbox.launch("fixture-quiet", &[("APP_PIDFILE", os(&pidfile))]);
+    let line = format!(
+        "pidfile {}: refused, its directory {} belongs to uid {}, who could replace it",
+        pidfile.display(),
+        theirs.display(),
+        nobody.uid
+    );
+    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+
+    // Writable by a group that is neither root's nor the daemon's.
+    let shared = sandbox.path("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o775)).unwrap();
+    std::os::unix::fs::chown(&shared, None, Some(nobody.gid.as_raw())).unwrap();
+    let pidfile = shared.join("app.pid");
+    let launch = sandbox.launch("fixture-quiet", &[("APP_PIDFILE", os(&pidfile))]);
+    let line = format!(
+        "pidfile {}: refused, its directory {} is writable by group {} and not sticky, so its \
+         members could replace it",
+        pidfile.display(),
+        shared.display(),
+        nobody.gid
+    );
+    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+
+    // The daemon's own user and group may own it: systemd's RuntimeDirectory=.
+    std::os::unix::fs::chown(&shared, Some(nobody.uid.as_raw()), None).unwrap();
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_USER", OsStr::new("nobody")),
+        ],
+    );
+    let pid = daemon_pid(&launch, &pidfile);
+    kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+    assert!(wait_until(EXIT, || !alive(pid)));
+    assert!(
+        !pidfile.exists(),
+        "the daemon's own directory: it removes its pidfile"
+    );
+}
+
+#[test]
+fn a_negative_keep_fd_and_a_nul_byte_in_a_path_are_named() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_KEEP_FD", OsStr::new("-1")),
+        ],
+    );
+    let line = "keep_fds: fd -1 is not a file descriptor";
+    assert_failed_cleanly(&sandbox, &launch, line, &pidfile);
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[("APP_PIDFILE_WITH_NUL", os(&sandbox.path("app")))],
+    );
+    let line = format!(
+        "pidfile \"{}\\0.pid\": contains a NUL byte",
+        sandbox.path("app").display()
+    );
+    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+}
+
+#[test]
 fn a_pidfile_directory_that_is_not_writable_fails_cleanly() {
     if !is_root("a_pidfile_directory_that_is_not_writable_fails_cleanly") {
         return;
