@@ -113,6 +113,9 @@ pub use daemonic_core::{
 };
 pub use daemonic_macro::daemon;
 
+#[doc(hidden)]
+pub use daemonic_core::__testing;
+
 /// What the attribute's expansion calls. Not public API.
 #[doc(hidden)]
 pub mod __private {

@@ -10,17 +10,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::libc;
-use nix::sys::prctl::{get_child_subreaper, set_child_subreaper};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::stat::{umask, Mode};
-use nix::unistd::{chdir, chroot, fork, getpid, pipe2, setsid, ForkResult};
+use nix::unistd::{chdir, chroot, fork, getpid, setsid, ForkResult};
 
+use crate::launcher::Handover;
 use crate::pidfile::{Pidfile, Writers};
 use crate::privileges::{self, Account, Credentials};
 use crate::report::Report;
-use crate::snapshot::{self, Snapshot};
+use crate::sys::{self, Snapshot};
 use crate::{fds, launcher, link, logs, signals, Error};
 
 /// The umask a daemon gets when none is given: group and others may read, not write.
@@ -252,7 +251,7 @@ impl Daemon {
         if let Some(credentials) = &plan.credentials {
             credentials.check_permitted()?;
         }
-        let snapshot = snapshot::take().map_err(Error::CountThreads)?;
+        let snapshot = sys::take_snapshot().map_err(Error::CountThreads)?;
         if snapshot.threads > 1 {
             return Err(Error::Threaded {
                 threads: snapshot.threads,
@@ -261,24 +260,33 @@ impl Daemon {
         fds::fill_stdio().map_err(Error::DevNull)?;
         let mut pidfile = plan.lock_pidfile()?;
         let discard = |pidfile: Option<Pidfile>| pidfile.map(Pidfile::remove);
-        let (report_read, report_write) = match pipe2(OFlag::O_CLOEXEC) {
-            Ok(pipe) => pipe,
+        // The daemon is handed to the launcher when the intermediate process
+        // exits, so that the launcher can see how it dies or stop it. Where
+        // it cannot be (macOS), the intermediate stays until the launcher
+        // watches the daemon's pid: the end of the `release` pipe lets it go.
+        // Then a death is reported without its status.
+        let previous_subreaper = sys::subreaper();
+        let pipes = sys::cloexec_pipe().and_then(|report| {
+            let release = match previous_subreaper {
+                Some(_) => None,
+                None => Some(sys::cloexec_pipe()?),
+            };
+            Ok((report, release))
+        });
+        let ((report_read, report_write), release) = match pipes {
+            Ok(pipes) => pipes,
             Err(e) => {
+                previous_subreaper.map(sys::restore_subreaper);
                 discard(pidfile);
                 return Err(Error::Pipe(e));
             }
         };
-        // The daemon is handed to the launcher when the intermediate process
-        // exits, so that the launcher can see how it dies or stop it. Without
-        // this (no prctl), a death is reported without its status.
-        let was_subreaper = get_child_subreaper().unwrap_or(false);
-        let _ = set_child_subreaper(true);
         // An inherited SIG_IGN would have the kernel reap the daemon, and its
         // exit status with it. SAFETY: SIG_DFL installs no handler code.
         let sigchld = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
         let previous_sigchld = unsafe { sigaction(Signal::SIGCHLD, &sigchld) };
         let restore = || {
-            let _ = set_child_subreaper(was_subreaper);
+            previous_subreaper.map(sys::restore_subreaper);
             if let Ok(previous) = &previous_sigchld {
                 // SAFETY: puts back the disposition this process had.
                 let _ = unsafe { sigaction(Signal::SIGCHLD, previous) };
@@ -300,11 +308,16 @@ impl Daemon {
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(report_write);
+                let handover = match release {
+                    None => Handover::Reaper,
+                    Some((_, release)) => Handover::Watch { release },
+                };
                 let outcome = launcher::await_ready(
                     File::from(report_read),
                     child,
                     deadline,
                     plan.ready_timeout,
+                    handover,
                 );
                 restore();
                 match outcome {
@@ -327,7 +340,8 @@ impl Daemon {
             Ok(ForkResult::Child) => {
                 drop(report_read);
                 let report = File::from(report_write);
-                match plan.become_daemon(&report, pidfile.as_mut(), snapshot) {
+                let released = release.map(|(released, _)| released);
+                match plan.become_daemon(&report, pidfile.as_mut(), snapshot, released) {
                     Ok(()) => {
                         match plan.readiness {
                             // A launcher killed meanwhile makes this fail
@@ -440,6 +454,11 @@ impl Plan {
             credentials.check_permitted()?;
         }
         if let Some(address) = systemd {
+            if !sys::SYSTEMD {
+                return Err(Error::Unsupported {
+                    what: "NOTIFY_SOCKET, systemd's notify protocol,",
+                });
+            }
             link::attach_systemd(&address).map_err(|e| Error::NotifySocket {
                 // An address too long for a socket is refused by std itself,
                 // with no OS error.
@@ -449,7 +468,7 @@ impl Plan {
             // The socket is this process's: a program it starts must not take
             // it for a systemd parent of its own. Only with one thread, as
             // another could read the environment meanwhile.
-            if snapshot::take().is_ok_and(|snapshot| snapshot.threads == 1) {
+            if sys::take_snapshot().is_ok_and(|snapshot| snapshot.threads == 1) {
                 env::remove_var(NOTIFY_SOCKET);
             }
         }
@@ -517,17 +536,21 @@ impl Plan {
         }
     }
 
+    /// In the first child: `setsid`, the second fork, and the daemon's steps.
+    /// `released` is the end of the launcher's `release` pipe, when the
+    /// launcher must watch the daemon's pid before the intermediate exits.
     fn become_daemon(
         &self,
         report: &File,
         pidfile: Option<&mut Pidfile>,
         snapshot: Snapshot,
+        released: Option<OwnedFd>,
     ) -> Result<(), Error> {
         setsid().map_err(Error::Setsid)?;
         // Open until the intermediate process has exited: the daemon waits
         // for its end before it writes a frame of its own, so that the
         // intermediate's pid frame is always the first in the pipe.
-        let (gate, gate_write) = pipe2(OFlag::O_CLOEXEC).map_err(Error::Pipe)?;
+        let (gate, gate_write) = sys::cloexec_pipe().map_err(Error::Pipe)?;
         // SAFETY: still single-threaded, as in the first fork.
         match unsafe { fork() }.map_err(Error::Fork)? {
             // The session leader leaves, so the daemon can never acquire a
@@ -536,10 +559,16 @@ impl Plan {
             // path of `start`.
             ForkResult::Parent { child } => unsafe {
                 let _ = Report::Pid(child.as_raw()).write_to(report);
+                // Alive, a dead daemon stays its zombie, so the pid cannot
+                // name anyone else before the launcher watches it.
+                if let Some(released) = released {
+                    wait_for_eof(released);
+                }
                 libc::_exit(0)
             },
             ForkResult::Child => {}
         }
+        drop(released);
         drop(gate_write);
         let steps = self.daemon_steps(report, pidfile, snapshot, &gate);
         wait_for_eof(gate);

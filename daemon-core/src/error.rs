@@ -40,9 +40,22 @@ pub enum Error {
         /// The log file, made absolute.
         path: PathBuf,
     },
+    /// Something this OS does not have was asked for.
+    Unsupported {
+        /// What, as the message names it.
+        what: &'static str,
+    },
+    /// The daemon ended before it was ready, and how is not this process's
+    /// to know: on macOS, which has no subreaper, the launcher watches the
+    /// daemon's pid but cannot read its exit status.
+    ExitedWithoutStatus {
+        /// What it said of its end, if anything.
+        cause: Option<Cause>,
+    },
     /// The current directory, needed to resolve a relative path, is unreadable.
     CurrentDir(Errno),
-    /// `/proc/self/status` could not be read, so the thread check cannot be made.
+    /// The thread count could not be read (`/proc/self/status` on Linux),
+    /// so the thread check cannot be made.
     CountThreads(Errno),
     /// The process already runs more than one thread, so forking it is unsafe.
     Threaded {
@@ -216,6 +229,18 @@ impl fmt::Display for Error {
                 write!(f, "umask {umask:#o}: out of range, the largest is 0o777")
             }
             Error::EmptyPath { option } => write!(f, "{option}: the path is empty"),
+            Error::Unsupported { what } => {
+                write!(f, "{what} is not supported on {}", std::env::consts::OS)
+            }
+            Error::ExitedWithoutStatus { cause: None } => {
+                write!(f, "the daemon exited before it was ready")
+            }
+            Error::ExitedWithoutStatus {
+                cause: Some(Cause::Panicked(message)),
+            } => write!(f, "the daemon panicked before it was ready: {message}"),
+            Error::ExitedWithoutStatus {
+                cause: Some(Cause::NotReady(reason)),
+            } => write!(f, "the daemon exited before it was ready: {reason}"),
             Error::NulByte { option, value } => {
                 write!(f, "{option} {value:?}: contains a NUL byte")
             }
@@ -231,11 +256,9 @@ impl fmt::Display for Error {
                 "current directory, needed to resolve relative paths: {}",
                 e.desc()
             ),
-            Error::CountThreads(e) => write!(
-                f,
-                "thread check: /proc/self/status: {}; refusing to fork without it",
-                e.desc()
-            ),
+            Error::CountThreads(e) => {
+                write!(f, "thread check: {}; refusing to fork without it", e.desc())
+            }
             Error::Threaded { threads } => write!(
                 f,
                 "refusing to fork: the process already runs {threads} threads; \
@@ -384,6 +407,8 @@ impl std::error::Error for Error {
             Error::Umask { .. }
             | Error::EmptyPath { .. }
             | Error::NulByte { .. }
+            | Error::Unsupported { .. }
+            | Error::ExitedWithoutStatus { .. }
             | Error::LogSymlink { .. }
             | Error::Threaded { .. }
             | Error::AlreadyRunning { .. }

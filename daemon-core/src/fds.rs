@@ -1,6 +1,5 @@
 //! File descriptors in the daemon: stdio onto /dev/null or log files, every other inherited fd closed.
 
-use std::fs;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
 
@@ -11,7 +10,7 @@ use nix::sys::stat::{lstat, Mode, SFlag};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout};
 
 use crate::privileges::Credentials;
-use crate::Error;
+use crate::{sys, Error};
 
 /// Which of the two log streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,9 +97,11 @@ pub(crate) fn open_log(path: &Path, stream: Stream) -> Result<OwnedFd, Error> {
 /// Closes every file descriptor above stderr except those in `keep`: the
 /// detach's fd-closing step, public so that it can be measured alone.
 ///
-/// The cost follows the number of open fds, never RLIMIT_NOFILE: one
-/// `close_range` per gap between kept fds, or the `/proc/self/fd` listing
-/// where `close_range` is missing or forbidden.
+/// The cost follows the number of open fds, never `RLIMIT_NOFILE`:
+/// `close_range` once per gap between kept fds on Linux and FreeBSD (then
+/// `closefrom` on FreeBSD), or the list of open fds where the call is
+/// missing or forbidden (`/proc/self/fd` on Linux) and on macOS
+/// (`proc_pidinfo(PROC_PIDLISTFDS)`).
 ///
 /// # Safety
 ///
@@ -108,47 +109,8 @@ pub(crate) fn open_log(path: &Path, stream: Stream) -> Result<OwnedFd, Error> {
 /// use numbers that mean something else. Call it only where nothing else uses
 /// them any more, as in a freshly forked child.
 pub unsafe fn close_fds_except(keep: &[RawFd]) -> Result<(), Errno> {
-    let mut keep = keep.to_vec();
-    keep.sort_unstable();
-    // ENOSYS before Linux 5.9; EPERM where a seccomp filter predates the call.
-    close_ranges_around(&keep).or_else(|_| close_listed_except(&keep))
-}
-
-fn close_ranges_around(keep: &[RawFd]) -> Result<(), Errno> {
-    let mut first: libc::c_uint = 3;
-    for &fd in keep.iter().filter(|&&fd| fd >= 3) {
-        let fd = fd as libc::c_uint;
-        if fd > first {
-            close_range(first, fd - 1)?;
-        }
-        first = fd + 1;
-    }
-    close_range(first, libc::c_uint::MAX)
-}
-
-fn close_range(first: libc::c_uint, last: libc::c_uint) -> Result<(), Errno> {
-    // SAFETY: close_range takes plain integers; that nothing still uses the
-    // fds it closes is `close_fds_except`'s contract.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) };
-    Errno::result(rc).map(drop)
-}
-
-fn close_listed_except(keep: &[RawFd]) -> Result<(), Errno> {
-    let listed: Vec<RawFd> = fs::read_dir("/proc/self/fd")
-        .map_err(io_errno)?
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in listed {
-        if fd > 2 && !keep.contains(&fd) {
-            // SAFETY: as in close_range; EBADF is the listing's own fd, closed already.
-            unsafe { libc::close(fd) };
-        }
-    }
-    Ok(())
-}
-
-fn io_errno(e: std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+    // SAFETY: the caller's contract, passed on.
+    unsafe { sys::close_fds_except(keep) }
 }
 
 /// Opens /dev/null on each of fds 0, 1 and 2 that is closed, as a host

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::PollFlags;
 use nix::sys::signal::{killpg, Signal};
-use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getpgid, Pid};
 
 use crate::report::{self, Next, Reader, Report};
@@ -24,6 +24,16 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// How many status lines wait for the launcher's stdout; more are dropped.
 const RELAY_QUEUE: usize = 1024;
+
+/// How the daemon passes to the launcher when the intermediate process exits.
+pub(crate) enum Handover {
+    /// The launcher is a subreaper: the daemon becomes its child.
+    Reaper,
+    /// No subreaper (macOS): the launcher watches the daemon's pid, taken
+    /// while the intermediate process still lives, and `release` closed
+    /// then lets the intermediate exit.
+    Watch { release: OwnedFd },
+}
 
 /// Blocks until the daemon is ready, fails, dies or runs out of time.
 ///
@@ -42,27 +52,45 @@ pub(crate) fn await_ready(
     intermediate: Pid,
     deadline: Option<Instant>,
     timeout: Duration,
+    handover: Handover,
 ) -> Result<(), Error> {
-    let mut reader = Reader::new(pipe).map_err(|e| Error::Pipe(errno_of(&e)))?;
+    let mut reader = Reader::new(pipe).map_err(|e| Error::Pipe(sys::io_errno(e)))?;
     let mut relay = Relay::default();
     // The intermediate sends the daemon's pid, or its own failure, and exits
     // right after the second fork: wait for that first, so that this process
     // does not wake up while the daemon is still busy. A deadline shorter
     // than the detach still gets the daemon's pid, to stop it: the hand-over
     // is part of the stop, and has its grace.
-    let handover = deadline.map(|deadline| deadline.max(Instant::now() + STOP_GRACE));
-    wait_child(intermediate, handover);
-    let mut daemon = None;
+    let grace = deadline.map(|deadline| deadline.max(Instant::now() + STOP_GRACE));
+    let mut release = match handover {
+        Handover::Reaper => {
+            wait_child(intermediate, grace);
+            None
+        }
+        Handover::Watch { release } => Some(release),
+    };
+    let mut daemon: Option<Watched> = None;
     let mut cause = None;
     let mut first = true;
     let outcome = loop {
-        let next = reader.next(if first { handover } else { deadline });
+        let next = reader.next(if first { grace } else { deadline });
         let is_first = std::mem::replace(&mut first, false);
+        if is_first && release.is_some() {
+            if let Next::Frame(Report::Pid(pid)) = &next {
+                daemon = Watched::watch(*pid, intermediate);
+            }
+            // Watched or not, the intermediate may go now.
+            drop(release.take());
+            wait_child(intermediate, grace);
+            if daemon.is_some() {
+                continue;
+            }
+        }
         match next {
             // Past the deadline the reader still takes what is already in the
             // pipe, so the pid frame and a report that just made it are read
             // before the daemon is stopped.
-            Next::Late => break Err(stop(daemon, timeout)),
+            Next::Late => break Err(stop(daemon.as_ref(), timeout)),
             // A pipe that says what no daemon of ours writes is as good as closed.
             Next::Closed | Next::Garbled => break Err(Error::Vanished),
             Next::Frame(Report::Pid(pid)) if is_first => daemon = Watched::adopt(pid, intermediate),
@@ -75,8 +103,8 @@ pub(crate) fn await_ready(
                 // Our code exits right after the report: reap it, not leave a
                 // zombie to a launcher that may go on. One that runs on wrote
                 // it from its own code, and is stopped like a late one.
-                if let Some(daemon) = daemon {
-                    if let Ending::Running = daemon.watch(Some(Instant::now() + STOP_GRACE)) {
+                if let Some(daemon) = &daemon {
+                    if let Ending::Running = daemon.wait(Some(Instant::now() + STOP_GRACE)) {
                         if let Error::ReadyTimeout { stopped: false, .. } =
                             stop(Some(daemon), timeout)
                         {
@@ -91,7 +119,7 @@ pub(crate) fn await_ready(
             }
         }
     };
-    let outcome = match (outcome, daemon) {
+    let outcome = match (outcome, &daemon) {
         (Err(Error::Vanished), Some(daemon)) => Err(death(daemon, cause, deadline, timeout)),
         (outcome, _) => outcome,
     };
@@ -225,13 +253,19 @@ enum Ending {
     Running,
 }
 
-/// The daemon, as the launcher watches it: a child of this process.
-#[derive(Debug, Clone, Copy)]
+/// The daemon, as the launcher watches it: a child of this process, or,
+/// without a subreaper, a pid held by a watch that says when it exits.
+#[derive(Debug)]
 struct Watched {
     pid: Pid,
     /// Its process group, whose id is the intermediate's pid: the session
     /// leader it was forked from. The helpers it starts are in it too.
     group: Pid,
+    /// `None` for a child. Else a pidfd or a kqueue, readable once the pid
+    /// has exited: until then the pid is the daemon's. Between that check
+    /// and a signal, the daemon could exit and its pid be reused, a window
+    /// that a child (which stays a zombie until reaped) does not have.
+    watch: Option<OwnedFd>,
 }
 
 impl Watched {
@@ -242,16 +276,35 @@ impl Watched {
         let watched = Watched {
             pid: Pid::from_raw(pid),
             group,
+            watch: None,
         };
-        (pid > 0 && watched.is_child()).then_some(watched)
+        (pid > 0 && watched.is_alive_or_zombie()).then_some(watched)
     }
 
-    fn is_child(self) -> bool {
-        let ended = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-        loop {
-            match waitid(Id::Pid(self.pid), ended) {
-                Err(Errno::EINTR) => {}
-                result => return result.is_ok(),
+    /// The daemon named by the intermediate's frame, watched while the
+    /// intermediate still lives: a daemon that died meanwhile is its zombie,
+    /// so the pid is still the daemon's when the watch is taken.
+    fn watch(pid: i32, group: Pid) -> Option<Watched> {
+        let pid = (pid > 0).then_some(Pid::from_raw(pid))?;
+        let watch = sys::exit_watch(pid).ok()?;
+        Some(Watched {
+            pid,
+            group,
+            watch: Some(watch),
+        })
+    }
+
+    /// A child, ended or not, or a watched pid that has not exited.
+    fn is_alive_or_zombie(&self) -> bool {
+        match &self.watch {
+            None => loop {
+                match sys::peek_child(self.pid) {
+                    Err(Errno::EINTR) => {}
+                    result => return result.is_ok(),
+                }
+            },
+            Some(watch) => {
+                report::wait(watch.as_fd(), PollFlags::POLLIN, Some(Instant::now())) == Ok(false)
             }
         }
     }
@@ -260,8 +313,8 @@ impl Watched {
     /// still in it, which keeps the group's id from being reused. A daemon
     /// that left it (by a setsid of its own) may have left the id free for
     /// someone else's group.
-    fn signal(self, signal: Signal) {
-        if !self.is_child() {
+    fn signal(&self, signal: Signal) {
+        if !self.is_alive_or_zombie() {
             return;
         }
         if getpgid(Some(self.pid)) == Ok(self.group) {
@@ -270,14 +323,19 @@ impl Watched {
         let _ = nix::sys::signal::kill(self.pid, signal);
     }
 
-    /// Waits until the daemon ends, or `until` passes. A daemon that ended
+    /// Waits until the daemon ends, or `until` passes. A child that ended
     /// before it was ready takes its helpers with it: they are killed while
     /// it is still a zombie, so still in its group, and only then is it
-    /// reaped.
-    fn watch(self, until: Option<Instant>) -> Ending {
-        let ended = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    /// reaped. A watched pid ends with no status to read.
+    fn wait(&self, until: Option<Instant>) -> Ending {
+        if let Some(watch) = &self.watch {
+            return match report::wait(watch.as_fd(), PollFlags::POLLIN, until) {
+                Ok(false) => Ending::Running,
+                Ok(true) | Err(_) => Ending::Gone,
+            };
+        }
         loop {
-            match waitid(Id::Pid(self.pid), ended) {
+            match sys::peek_child(self.pid) {
                 Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => {}
                 Ok(status) => {
                     self.signal(Signal::SIGKILL);
@@ -297,15 +355,16 @@ impl Watched {
 /// How the daemon, which closed the pipe without a report, ended; one that
 /// closed it and runs on (by exec'ing, say) is stopped at the deadline.
 fn death(
-    daemon: Watched,
+    daemon: &Watched,
     cause: Option<Cause>,
     deadline: Option<Instant>,
     timeout: Duration,
 ) -> Error {
-    match daemon.watch(deadline) {
+    match daemon.wait(deadline) {
         Ending::Status(WaitStatus::Exited(_, status)) => Error::Exited { status, cause },
         Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed { signal, cause },
-        Ending::Status(_) | Ending::Gone => Error::Vanished,
+        Ending::Status(_) => Error::Vanished,
+        Ending::Gone => Error::ExitedWithoutStatus { cause },
         Ending::Running => stop(Some(daemon), timeout),
     }
 }
@@ -313,16 +372,16 @@ fn death(
 /// Stops a daemon that missed its deadline, with its group: SIGTERM, then
 /// SIGKILL after [`STOP_GRACE`]. `stopped` is false only when it could not
 /// be seen to end, and then the pidfile is left to it.
-fn stop(daemon: Option<Watched>, timeout: Duration) -> Error {
+fn stop(daemon: Option<&Watched>, timeout: Duration) -> Error {
     let stopped = match daemon {
         None => false,
         Some(daemon) => {
             daemon.signal(Signal::SIGTERM);
-            match daemon.watch(Some(Instant::now() + STOP_GRACE)) {
+            match daemon.wait(Some(Instant::now() + STOP_GRACE)) {
                 Ending::Running => {
                     daemon.signal(Signal::SIGKILL);
                     !matches!(
-                        daemon.watch(Some(Instant::now() + STOP_GRACE)),
+                        daemon.wait(Some(Instant::now() + STOP_GRACE)),
                         Ending::Running
                     )
                 }
@@ -331,10 +390,6 @@ fn stop(daemon: Option<Watched>, timeout: Duration) -> Error {
         }
     };
     Error::ReadyTimeout { timeout, stopped }
-}
-
-fn errno_of(error: &std::io::Error) -> Errno {
-    Errno::from_raw(error.raw_os_error().unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -370,10 +425,11 @@ mod tests {
         let watched = Watched {
             pid: Pid::from_raw(child.id() as i32),
             group,
+            watch: None,
         };
         child.kill().unwrap();
         child.wait().unwrap();
         // Reaped: no longer a child, whoever gets the pid next.
-        assert!(!watched.is_child());
+        assert!(!watched.is_alive_or_zombie());
     }
 }

@@ -5,13 +5,13 @@ use std::cell::Cell;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::os::unix::net::UnixDatagram;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
 use crate::report::{Report, Sender};
+use crate::sys;
 
 /// The pipe to the launcher, until the first [`ready`].
 static LAUNCHER: Mutex<Option<Sender>> = Mutex::new(None);
@@ -116,7 +116,7 @@ pub(crate) fn attach_launcher(pipe: File, deadline: Option<Instant>) {
 pub(crate) fn attach_systemd(address: &OsStr) -> io::Result<()> {
     let socket = UnixDatagram::unbound()?;
     match address.as_bytes().strip_prefix(b"@") {
-        Some(name) => socket.connect_addr(&SocketAddr::from_abstract_name(name)?)?,
+        Some(name) => socket.connect_addr(&sys::abstract_address(name)?)?,
         None => socket.connect(address)?,
     }
     let _ = SYSTEMD.set(socket);

@@ -19,7 +19,7 @@ use nix::fcntl::{open, AtFlags, OFlag};
 use nix::sys::stat::{fchmod, fstat, fstatat, lstat, stat, Mode, SFlag};
 use nix::unistd::{ftruncate, getegid, geteuid, getpid, unlink, unlinkat, Pid, UnlinkatFlags};
 
-use crate::Error;
+use crate::{sys, Error};
 
 /// How long a refused start waits for the running daemon to write its pid.
 const HOLDER_PID_WAIT: Duration = Duration::from_secs(2);
@@ -169,10 +169,7 @@ impl Pidfile {
 
     /// The directory the pidfile is in, for [`Pidfile::remove_in`].
     pub(crate) fn directory(&self) -> Option<Directory> {
-        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        open(self.path.parent()?, flags, Mode::empty())
-            .ok()
-            .map(Directory)
+        sys::open_directory(self.path.parent()?).ok().map(Directory)
     }
 
     /// [`Pidfile::remove`], through the directory: from inside a chroot,

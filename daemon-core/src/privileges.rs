@@ -3,13 +3,10 @@
 
 use std::ffi::CString;
 
-use nix::unistd::{
-    getegid, geteuid, getgrouplist, setegid, seteuid, setgid, setgroups, setuid, Gid, Group, Uid,
-    User,
-};
+use nix::unistd::{getegid, geteuid, setegid, seteuid, setgid, setuid, Gid, Group, Uid, User};
 
 use crate::pidfile::Writers;
-use crate::Error;
+use crate::{sys, Error};
 
 /// A user or a group, by name or by number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +123,7 @@ pub(crate) fn resolve(
             let name = CString::new(entry.name.as_str()).map_err(|_| Error::UnknownUser {
                 user: entry.name.clone(),
             })?;
-            getgrouplist(&name, gid).map_err(|e| lookup_failed(user.unwrap(), e))?
+            sys::group_list(&name, gid).map_err(|e| lookup_failed(user.unwrap(), e))?
         }
         _ => Vec::new(),
     };
@@ -176,7 +173,7 @@ impl Credentials {
             return Ok(open());
         };
         let egid = getegid();
-        setgroups(&self.groups).map_err(Error::Setgroups)?;
+        sys::set_groups(&self.groups).map_err(Error::Setgroups)?;
         setegid(self.gid).map_err(|source| Error::Setgid {
             gid: self.gid.as_raw(),
             source,
@@ -197,7 +194,7 @@ impl Credentials {
     /// setgroups, setgid, setuid, in that order, then checks that setuid(0) fails.
     pub(crate) fn assume(&self) -> Result<(), Error> {
         if geteuid().is_root() {
-            setgroups(&self.groups).map_err(Error::Setgroups)?;
+            sys::set_groups(&self.groups).map_err(Error::Setgroups)?;
         }
         setgid(self.gid).map_err(|source| Error::Setgid {
             gid: self.gid.as_raw(),

@@ -3,10 +3,11 @@
 use nix::libc;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
 
+use crate::sys::{self, Signals};
 use crate::Error;
 
 /// Resets to its default every handler that `altered` (from
-/// [`Snapshot`](crate::snapshot::Snapshot)) marks as ignored or caught, and
+/// [`Snapshot`](crate::sys::Snapshot)) marks as ignored or caught, and
 /// unblocks every signal. Signals with their default disposition already
 /// cost no system call.
 ///
@@ -14,14 +15,15 @@ use crate::Error;
 /// ignored, so a write to a closed socket returns `EPIPE` instead of killing
 /// the server, and SIGSEGV and SIGBUS keep the handlers that turn a stack
 /// overflow into a message.
-pub(crate) fn reset(altered: u64) -> Result<(), Error> {
+pub(crate) fn reset(altered: Signals) -> Result<(), Error> {
     let kept = [libc::SIGPIPE, libc::SIGSEGV, libc::SIGBUS];
-    for signal in 1..=libc::SIGRTMAX().min(64) {
-        if altered & (1 << (signal - 1)) == 0 || kept.contains(&signal) {
+    for signal in 1..=sys::max_signal() {
+        if !altered.contains(signal) || kept.contains(&signal) {
             continue;
         }
         // SAFETY: SIG_DFL installs no handler code. Numbers the C library
-        // reserves for itself fail with EINVAL and keep their disposition.
+        // reserves for itself (glibc's 32 and 33, libthr's SIGTHR) fail
+        // with EINVAL and keep their disposition.
         unsafe { libc::signal(signal, libc::SIG_DFL) };
     }
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(Error::Signals)

@@ -1,12 +1,110 @@
-//! Linux: pidfds.
+//! Linux: `/proc/self/status`, `close_range`, `pipe2`, `O_PATH`, pidfds and
+//! `PR_SET_CHILD_SUBREAPER`.
 
+use std::ffi::CStr;
+use std::fs;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
 
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
 use nix::libc;
-use nix::unistd::Pid;
+use nix::sys::prctl;
+use nix::sys::stat::Mode;
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+use nix::unistd::{Gid, Pid};
 
-/// An fd that polls readable once `pid` has exited: a pidfd (Linux 5.3).
+use super::{io_errno, Signals, Snapshot};
+
+/// Whether systemd, and its `NOTIFY_SOCKET`, can be here.
+pub(crate) const SYSTEMD: bool = true;
+
+pub(crate) fn max_signal() -> libc::c_int {
+    libc::SIGRTMAX()
+}
+
+/// One read of `/proc/self/status` gives both.
+pub(crate) fn snapshot() -> Result<Snapshot, Errno> {
+    let status = fs::read("/proc/self/status").map_err(io_errno)?;
+    // Not read as UTF-8: the kernel cuts `Name:` at 15 bytes, which can
+    // split a character of a program's name in two.
+    parse_status(&String::from_utf8_lossy(&status)).ok_or(Errno::EINVAL)
+}
+
+fn parse_status(status: &str) -> Option<Snapshot> {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let mask = |name: &str| u64::from_str_radix(field(name)?, 16).ok();
+    Some(Snapshot {
+        threads: field("Threads")?.parse().ok()?,
+        altered_signals: Signals(u128::from(mask("SigIgn")? | mask("SigCgt")?)),
+    })
+}
+
+/// The open fds, from `/proc/self/fd`.
+pub(crate) fn open_fds() -> Result<Vec<RawFd>, Errno> {
+    Ok(fs::read_dir("/proc/self/fd")
+        .map_err(io_errno)?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect())
+}
+
+/// One `close_range` per gap between kept fds; the `/proc/self/fd` list
+/// where the call is missing (ENOSYS before Linux 5.9) or forbidden (EPERM,
+/// a seccomp filter older than the call).
+pub(crate) fn close_fds_from(keep: &[RawFd]) -> Result<(), Errno> {
+    let mut sorted = keep.to_vec();
+    sorted.sort_unstable();
+    close_ranges_around(&sorted).or_else(|_| super::close_listed(open_fds()?, keep))
+}
+
+fn close_ranges_around(keep: &[RawFd]) -> Result<(), Errno> {
+    let mut first: libc::c_uint = 3;
+    for &fd in keep.iter().filter(|&&fd| fd >= 3) {
+        let fd = fd as libc::c_uint;
+        if fd > first {
+            close_range(first, fd - 1)?;
+        }
+        first = fd + 1;
+    }
+    close_range(first, libc::c_uint::MAX)
+}
+
+fn close_range(first: libc::c_uint, last: libc::c_uint) -> Result<(), Errno> {
+    // SAFETY: close_range takes plain integers; that nothing still uses the
+    // fds it closes is `close_fds_except`'s contract.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) };
+    Errno::result(rc).map(drop)
+}
+
+pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC)
+}
+
+pub(crate) fn open_directory(path: &Path) -> Result<OwnedFd, Errno> {
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    open(path, flags, Mode::empty())
+}
+
+/// Makes this process a child subreaper; its previous state, to restore.
+pub(crate) fn acquire_subreaper() -> Option<bool> {
+    let previous = prctl::get_child_subreaper().ok()?;
+    prctl::set_child_subreaper(true).ok()?;
+    Some(previous)
+}
+
+pub(crate) fn restore_subreaper(previous: bool) {
+    let _ = prctl::set_child_subreaper(previous);
+}
+
+/// A pidfd (Linux 5.3): it polls readable once `pid` has exited.
 pub(crate) fn exit_watch(pid: Pid) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags, and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
@@ -14,5 +112,54 @@ pub(crate) fn exit_watch(pid: Pid) -> io::Result<OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: the fd was just created, and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// How a child of this process ended, if it has, leaving it a zombie.
+pub(crate) fn peek_child(pid: Pid) -> Result<WaitStatus, Errno> {
+    waitid(
+        Id::Pid(pid),
+        WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
+    )
+}
+
+pub(crate) fn group_list(name: &CStr, gid: Gid) -> Result<Vec<Gid>, Errno> {
+    nix::unistd::getgrouplist(name, gid)
+}
+
+pub(crate) fn set_groups(groups: &[Gid]) -> Result<(), Errno> {
+    nix::unistd::setgroups(groups)
+}
+
+pub(crate) fn abstract_address(name: &[u8]) -> io::Result<SocketAddr> {
+    SocketAddr::from_abstract_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_threads_and_the_signals_ignored_or_caught() {
+        let status = "Name:\tapp\nThreads:\t3\nSigBlk:\t0000000000000004\n\
+                      SigIgn:\t0000000000001000\nSigCgt:\t0000000000000440\n";
+        let snapshot = parse_status(status).unwrap();
+        assert_eq!(snapshot.threads, 3);
+        assert_eq!(snapshot.altered_signals, Signals(0x1440));
+    }
+
+    #[test]
+    fn a_thread_started_here_is_counted() {
+        let (started, stop) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                started.wait();
+                stop.wait();
+            });
+            started.wait();
+            // Other tests' threads may come and go: at least this one is new.
+            assert!(snapshot().unwrap().threads >= 2);
+            stop.wait();
+        });
+    }
 }

@@ -1,8 +1,31 @@
 //! The platform layer: one small interface, one file per OS behind it, so
 //! that the detach sequence above reads the same everywhere.
+//!
+//! Each OS file exports the same names:
+//!
+//! - `snapshot()`: the thread count and the signals to reset, at once;
+//! - `max_signal()`, the highest signal number;
+//! - `open_fds()`: the fds open in this process, listed;
+//! - `close_fds_from(keep)`: every fd above stderr closed but `keep`;
+//! - `pipe()`: a pipe with both ends close-on-exec;
+//! - `open_directory(path)`: a directory fd to unlink through;
+//! - `acquire_subreaper()` / `restore_subreaper(previous)`;
+//! - `exit_watch(pid)`: an fd that polls readable once `pid` has exited,
+//!   for any process, not only children;
+//! - `peek_child(pid)`: a child's exit, without reaping it;
+//! - `group_list(name, gid)` / `set_groups(groups)`;
+//! - `abstract_address(name)`: an abstract socket address, Linux only.
+//!
+//! The portable fallbacks live here, and [`force_fallbacks`] makes Linux
+//! take them, so that the tests run the code the other systems run.
 
-use std::os::fd::BorrowedFd;
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU8, Ordering};
 
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::libc;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 #[cfg(target_os = "linux")]
@@ -10,11 +33,198 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
 
+#[cfg(target_os = "freebsd")]
+mod freebsd;
+#[cfg(target_os = "freebsd")]
+pub(crate) use freebsd::*;
+
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub(crate) use macos::*;
+
+#[cfg(any(target_os = "freebsd", target_os = "macos"))]
+mod kqueue;
+
+/// The portable paths that [`force_fallbacks`] can select on Linux.
+pub mod fallback {
+    /// Which signals are altered, by asking `sigaction` for each one.
+    pub const SIGNALS: u8 = 1;
+    /// Closing fds from the list of open ones, as on macOS.
+    pub const CLOSE_LISTED: u8 = 2;
+    /// `pipe`, then `FD_CLOEXEC`, as on macOS.
+    pub const PIPE: u8 = 4;
+    /// No subreaper: the launcher learns of the daemon's death from a watch
+    /// on its pid that the intermediate process waits for, as on macOS.
+    pub const WATCH: u8 = 8;
+}
+
+static FORCED: AtomicU8 = AtomicU8::new(0);
+
+/// Makes this process take the portable fallbacks in `mask` (bits of
+/// [`fallback`]) where the OS has better: for tests only, so that Linux
+/// runs the code that only FreeBSD or macOS would. Call it before the detach.
+#[doc(hidden)]
+pub fn force_fallbacks(mask: u8) {
+    FORCED.store(mask, Ordering::Relaxed);
+}
+
+pub(crate) fn forced(which: u8) -> bool {
+    FORCED.load(Ordering::Relaxed) & which != 0
+}
+
+/// The signals 1 to 128, as a bit set: bit `n - 1` for signal `n`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Signals(pub(crate) u128);
+
+impl Signals {
+    pub(crate) fn contains(self, signal: libc::c_int) -> bool {
+        (1..=128).contains(&signal) && self.0 & (1 << (signal - 1)) != 0
+    }
+
+    pub(crate) fn insert(&mut self, signal: libc::c_int) {
+        if (1..=128).contains(&signal) {
+            self.0 |= 1 << (signal - 1);
+        }
+    }
+}
+
+/// What the detach needs to know of the process it is about to fork.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Snapshot {
+    /// The number of threads: `fork` copies only the calling one.
+    pub(crate) threads: usize,
+    /// The signals that are ignored or caught: the ones to reset.
+    pub(crate) altered_signals: Signals,
+}
+
+/// The snapshot, by the OS's own means or, when forced, by the portable ones.
+pub(crate) fn take_snapshot() -> Result<Snapshot, Errno> {
+    let snapshot = snapshot()?;
+    if forced(fallback::SIGNALS) {
+        return Ok(Snapshot {
+            altered_signals: signals_by_sigaction(),
+            ..snapshot
+        });
+    }
+    Ok(snapshot)
+}
+
+/// Which signals are ignored or caught, asking `sigaction` for each: where
+/// no file lists them, as `/proc/self/status` does on Linux.
+pub(crate) fn signals_by_sigaction() -> Signals {
+    let mut altered = Signals::default();
+    for signal in 1..=max_signal() {
+        // SAFETY: a null action only reads the current one into `old`.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        if unsafe { libc::sigaction(signal, std::ptr::null(), &mut old) } != 0 {
+            // A number the C library keeps for itself.
+            continue;
+        }
+        if old.sa_sigaction != libc::SIG_DFL {
+            altered.insert(signal);
+        }
+    }
+    altered
+}
+
+/// Closes every fd above stderr but `keep`, by the OS's means or, when
+/// forced, from the list of open fds.
+///
+/// # Safety
+///
+/// As [`crate::close_fds_except`].
+pub(crate) unsafe fn close_fds_except(keep: &[RawFd]) -> Result<(), Errno> {
+    if forced(fallback::CLOSE_LISTED) {
+        return close_listed(open_fds()?, keep);
+    }
+    close_fds_from(keep)
+}
+
+/// Closes each listed fd above stderr that `keep` does not hold.
+pub(crate) fn close_listed(listed: Vec<RawFd>, keep: &[RawFd]) -> Result<(), Errno> {
+    for fd in listed {
+        if fd > 2 && !keep.contains(&fd) {
+            // SAFETY: `close_fds_except`'s contract; EBADF is the fd that
+            // the listing itself used, closed already.
+            unsafe { libc::close(fd) };
+        }
+    }
+    Ok(())
+}
+
+/// A pipe, both ends close-on-exec: `pipe2` where the OS has it.
+pub(crate) fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    if forced(fallback::PIPE) {
+        return pipe_then_cloexec();
+    }
+    pipe()
+}
+
+/// `pipe`, then `FD_CLOEXEC` on each end: not atomic, but the detach runs
+/// with one thread, so no other thread can fork and exec in between.
+pub(crate) fn pipe_then_cloexec() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let (read, write) = nix::unistd::pipe()?;
+    for end in [&read, &write] {
+        fcntl(end, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    }
+    Ok((read, write))
+}
+
+/// Whether the launcher becomes a subreaper: with the previous state to
+/// restore, or `None` when it cannot (macOS), or must not (forced).
+pub(crate) fn subreaper() -> Option<bool> {
+    if forced(fallback::WATCH) {
+        return None;
+    }
+    acquire_subreaper()
+}
+
 /// Writes `bytes` to `fd` only if it takes them now; for a notice that must
 /// not hold up a process whose output nobody reads.
 pub(crate) fn write_without_blocking(fd: BorrowedFd<'_>, bytes: &[u8]) {
     let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
     if poll(&mut fds, PollTimeout::ZERO).is_ok_and(|ready| ready > 0) {
         let _ = nix::unistd::write(fd, bytes);
+    }
+}
+
+pub(crate) fn io_errno(error: io::Error) -> Errno {
+    Errno::from_raw(error.raw_os_error().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigaction_sees_what_the_process_ignores_and_catches() {
+        extern "C" fn caught(_: libc::c_int) {}
+        // SAFETY: the test binary's own signals, set to what it then reads.
+        unsafe {
+            libc::signal(libc::SIGUSR2, libc::SIG_IGN);
+            libc::signal(libc::SIGWINCH, caught as *const () as libc::sighandler_t);
+        }
+        let altered = signals_by_sigaction();
+        // On Linux, against the OS's own answer, in the same test: another
+        // test could change the process's signals in between.
+        #[cfg(target_os = "linux")]
+        assert_eq!(altered, snapshot().unwrap().altered_signals);
+        assert!(altered.contains(libc::SIGUSR2));
+        assert!(altered.contains(libc::SIGWINCH));
+        assert!(!altered.contains(libc::SIGTERM));
+        unsafe {
+            libc::signal(libc::SIGUSR2, libc::SIG_DFL);
+            libc::signal(libc::SIGWINCH, libc::SIG_DFL);
+        }
+    }
+
+    #[test]
+    fn pipe_then_cloexec_sets_the_flag_on_both_ends() {
+        let (read, write) = pipe_then_cloexec().unwrap();
+        for end in [&read, &write] {
+            let flags = FdFlag::from_bits_truncate(fcntl(end, FcntlArg::F_GETFD).unwrap());
+            assert!(flags.contains(FdFlag::FD_CLOEXEC));
+        }
     }
 }
