@@ -276,7 +276,9 @@ impl Daemon {
         let ((report_read, report_write), release) = match pipes {
             Ok(pipes) => pipes,
             Err(e) => {
-                previous_subreaper.map(sys::restore_subreaper);
+                if let Some(previous) = previous_subreaper {
+                    sys::restore_subreaper(previous);
+                }
                 discard(pidfile);
                 return Err(Error::Pipe(e));
             }
@@ -286,7 +288,9 @@ impl Daemon {
         let sigchld = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
         let previous_sigchld = unsafe { sigaction(Signal::SIGCHLD, &sigchld) };
         let restore = || {
-            previous_subreaper.map(sys::restore_subreaper);
+            if let Some(previous) = previous_subreaper {
+                sys::restore_subreaper(previous);
+            }
             if let Ok(previous) = &previous_sigchld {
                 // SAFETY: puts back the disposition this process had.
                 let _ = unsafe { sigaction(Signal::SIGCHLD, previous) };
