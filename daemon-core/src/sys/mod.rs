@@ -208,8 +208,14 @@ mod tests {
         let altered = signals_by_sigaction();
         // On Linux, against the OS's own answer, in the same test: another
         // test could change the process's signals in between.
+        // glibc keeps 32 and 33, which /proc shows caught and sigaction
+        // refuses to describe; the reset leaves them alone either way.
         #[cfg(target_os = "linux")]
-        assert_eq!(altered, snapshot().unwrap().altered_signals);
+        {
+            let glibc = !(0b11u128 << 31);
+            let from_proc = snapshot().unwrap().altered_signals;
+            assert_eq!(altered.0 & glibc, from_proc.0 & glibc);
+        }
         assert!(altered.contains(libc::SIGUSR2));
         assert!(altered.contains(libc::SIGWINCH));
         assert!(!altered.contains(libc::SIGTERM));
