@@ -285,3 +285,57 @@ fn an_atexit_hook_runs_once_in_the_daemon_and_never_in_the_launcher() {
         format!("atexit in pid {pid}\n")
     );
 }
+
+/// A FIFO planted at the pidfile's path or at a log's path: the open would
+/// block forever. Both are answered at once, and nothing is left behind.
+#[test]
+fn a_fifo_at_the_pidfile_or_a_log_path_is_refused_without_hanging() {
+    let sandbox = Sandbox::new();
+    let fifo = sandbox.path("app.pid");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let launch = sandbox.launch("fixture-quiet", &[("APP_PIDFILE", os(&fifo))]);
+    assert_eq!(launch.status.code(), Some(1), "{launch:?}");
+    assert_eq!(
+        launch.stderr,
+        format!(
+            "daemonic: pidfile {}: refused, it is not a regular file\n",
+            fifo.display()
+        )
+    );
+    assert!(sandbox.wait_all_gone(EXIT));
+
+    let pidfile = sandbox.path("real.pid");
+    let log = sandbox.path("app.log");
+    nix::unistd::mkfifo(&log, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[("APP_PIDFILE", os(&pidfile)), ("APP_STDOUT", os(&log))],
+    );
+    let line = format!("stdout {}: No such device or address", log.display());
+    assert_failed_cleanly(&sandbox, &launch, &line, &pidfile);
+}
+
+/// In its own directory (systemd's RuntimeDirectory=), the daemon's user
+/// replaced the pidfile with one of its own, then died: the next start by
+/// root takes it over, as it would a stale file of its own.
+#[test]
+fn a_stale_pidfile_the_daemons_user_left_in_its_directory_is_taken_over() {
+    if !is_root("a_stale_pidfile_the_daemons_user_left_in_its_directory_is_taken_over") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let nobody = nobody();
+    let run = directory_of(&sandbox, "run", &nobody);
+    let pidfile = run.join("app.pid");
+    fs::write(&pidfile, "1\n").unwrap();
+    std::os::unix::fs::chown(&pidfile, Some(nobody.uid.as_raw()), None).unwrap();
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_USER", OsStr::new("nobody")),
+        ],
+    );
+    let pid = daemon_pid(&launch, &pidfile);
+    assert!(alive(pid));
+}

@@ -477,12 +477,6 @@ impl Plan {
             }
         }
         let mut pidfile = self.lock_pidfile()?;
-        // The chroot hides the pidfile's path: a failure after it removes the
-        // file through its directory, opened before.
-        let directory = match &self.chroot {
-            Some(_) => pidfile.as_ref().and_then(Pidfile::directory),
-            None => None,
-        };
         let confined = pidfile
             .as_mut()
             .map_or(Ok(()), |pidfile| {
@@ -491,15 +485,17 @@ impl Plan {
                 written
             })
             .and_then(|()| self.confine());
+        // The chroot hides the pidfile's path: a failure after it removes the
+        // file through its directory, opened with it.
         if let Err(error) = confined {
-            match (pidfile, &directory) {
-                (Some(pidfile), Some(directory)) => pidfile.remove_in(directory),
-                (Some(pidfile), None) => pidfile.remove(),
-                (None, _) => {}
-            }
+            pidfile.map(Pidfile::remove);
             return Err(error);
         }
-        drop(directory);
+        // And only then is the directory closed: an fd to a directory
+        // outside the new root would be a way out of it.
+        if let Some(pidfile) = pidfile.as_mut() {
+            pidfile.close_directory();
+        }
         if self.readiness == Readiness::Start {
             link::ready();
         }
@@ -596,6 +592,11 @@ impl Plan {
             self.credentials.as_ref(),
         )?;
         logs::remember(self.stdout.clone(), self.stderr.clone());
+        // The directory is the launcher's, to remove the file if this fails;
+        // the daemon must not keep a way out of its chroot.
+        if let Some(pidfile) = pidfile.as_mut() {
+            pidfile.close_directory();
+        }
         let mut keep = self.keep_fds.clone();
         keep.push(report.as_raw_fd());
         keep.push(gate.as_raw_fd());

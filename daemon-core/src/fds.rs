@@ -4,7 +4,7 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
 use nix::libc;
 use nix::sys::stat::{lstat, Mode, SFlag};
 use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout};
@@ -74,9 +74,20 @@ pub(crate) fn redirect_stdio(
 /// them. A symbolic link is refused: in a directory the daemon's user may
 /// write, it could point the daemon's output at any file.
 pub(crate) fn open_log(path: &Path, stream: Stream) -> Result<OwnedFd, Error> {
-    let flags =
-        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    open(path, flags, Mode::from_bits_truncate(0o666)).map_err(|source| {
+    // O_NONBLOCK for the open only: a FIFO that nobody reads, planted at the
+    // path, fails at once (ENXIO) instead of holding the daemon.
+    let flags = OFlag::O_WRONLY
+        | OFlag::O_APPEND
+        | OFlag::O_CREAT
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_CLOEXEC;
+    let opened = open(path, flags, Mode::from_bits_truncate(0o666)).and_then(|fd| {
+        let flags = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL)?);
+        fcntl(&fd, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+        Ok(fd)
+    });
+    opened.map_err(|source| {
         // O_NOFOLLOW's answer: ELOOP on Linux and macOS, EMLINK on FreeBSD.
         let refused = matches!(source, Errno::ELOOP | Errno::EMLINK);
         let is_symlink = refused

@@ -72,7 +72,7 @@ pub(crate) fn await_ready(
     let mut daemon: Option<Watched> = None;
     let mut cause = None;
     let mut first = true;
-    let outcome = loop {
+    let ended = loop {
         let next = reader.next(if first { grace } else { deadline });
         let is_first = std::mem::replace(&mut first, false);
         if is_first && release.is_some() {
@@ -90,38 +90,41 @@ pub(crate) fn await_ready(
             // Past the deadline the reader still takes what is already in the
             // pipe, so the pid frame and a report that just made it are read
             // before the daemon is stopped.
-            Next::Late => break Err(stop(daemon.as_ref(), timeout)),
+            Next::Late => break Ended::Late,
             // A pipe that says what no daemon of ours writes is as good as closed.
-            Next::Closed | Next::Garbled => break Err(Error::Vanished),
+            Next::Closed | Next::Garbled => break Ended::Silent,
             Next::Frame(Report::Pid(pid)) if is_first => daemon = Watched::adopt(pid, intermediate),
             Next::Frame(Report::Pid(_)) => {}
             Next::Frame(Report::Status(line)) => relay.line(line),
             Next::Frame(Report::Panic(message)) => cause = Some(Cause::Panicked(message)),
             Next::Frame(Report::NotReady(reason)) => cause = Some(Cause::NotReady(reason)),
-            Next::Frame(Report::Ready) => break Ok(()),
-            Next::Frame(Report::Failed(error)) => {
-                // Our code exits right after the report: reap it, not leave a
-                // zombie to a launcher that may go on. One that runs on wrote
-                // it from its own code, and is stopped like a late one.
-                if let Some(daemon) = &daemon {
-                    if let Ending::Running = daemon.wait(Some(Instant::now() + STOP_GRACE)) {
-                        if let Error::ReadyTimeout { stopped: false, .. } =
-                            stop(Some(daemon), timeout)
-                        {
-                            break Err(Error::ReadyTimeout {
-                                timeout,
-                                stopped: false,
-                            });
-                        }
-                    }
-                }
-                break Err(error);
-            }
+            Next::Frame(Report::Ready) => break Ended::Ready,
+            Next::Frame(Report::Failed(error)) => break Ended::Failed(error),
         }
     };
-    let outcome = match (outcome, &daemon) {
-        (Err(Error::Vanished), Some(daemon)) => Err(death(daemon, cause, deadline, timeout)),
-        (outcome, _) => outcome,
+    // Closed before any stop: a daemon that still writes learns that nobody
+    // reads, and its ready() says so.
+    drop(reader);
+    let outcome = match (ended, &daemon) {
+        (Ended::Ready, _) => Ok(()),
+        (Ended::Late, daemon) => Err(stop(daemon.as_ref(), timeout)),
+        (Ended::Silent, Some(daemon)) => Err(death(daemon, cause, deadline, timeout)),
+        (Ended::Silent, None) => Err(Error::Vanished),
+        (Ended::Failed(error), None) => Err(error),
+        // Our code exits right after the report: reap it, not leave a zombie
+        // to a launcher that may go on. One that runs on wrote it from its
+        // own code, and is stopped like a late one, at the deadline at most.
+        (Ended::Failed(error), Some(daemon)) => {
+            let now = Instant::now();
+            let until = deadline.map_or(now + STOP_GRACE, |d| d.clamp(now, now + STOP_GRACE));
+            match daemon.wait(Some(until)) {
+                Ending::Running => match stop(Some(daemon), timeout) {
+                    stopped @ Error::ReadyTimeout { stopped: false, .. } => Err(stopped),
+                    _ => Err(error),
+                },
+                _ => Err(error),
+            }
+        }
     };
     let dropped = relay.finish(deadline);
     if dropped > 0 {
@@ -137,6 +140,15 @@ pub(crate) fn await_ready(
         );
     }
     outcome
+}
+
+/// How the reading of the pipe ended.
+enum Ended {
+    Ready,
+    Failed(Error),
+    /// Closed, or garbled: the daemon said nothing more that counts.
+    Silent,
+    Late,
 }
 
 /// Reaps a child of this process, waiting no later than `deadline`;
@@ -180,6 +192,7 @@ fn wait_child(child: Pid, deadline: Option<Instant>) -> bool {
 struct Relay {
     lines: Option<SyncSender<String>>,
     finished: Option<Receiver<()>>,
+    thread: Option<thread::JoinHandle<()>>,
     written: Arc<AtomicUsize>,
     queued: usize,
     dropped: usize,
@@ -221,9 +234,10 @@ impl Relay {
                 }
                 let _ = finished.send(());
             });
-        if spawned.is_ok() {
+        if let Ok(thread) = spawned {
             self.lines = Some(lines);
             self.finished = Some(done);
+            self.thread = Some(thread);
         }
     }
 
@@ -232,12 +246,19 @@ impl Relay {
     fn finish(mut self, deadline: Option<Instant>) -> usize {
         drop(self.lines.take());
         if let Some(done) = self.finished.take() {
-            let _ = match deadline {
+            let finished = match deadline {
                 None => done.recv().map_err(drop),
                 Some(deadline) => done
                     .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                     .map_err(drop),
             };
+            // Joined when it is done, so that no thread of ours outlives a
+            // failed start; one still blocked on stdout is left to the exit.
+            if finished.is_ok() {
+                if let Some(thread) = self.thread.take() {
+                    let _ = thread.join();
+                }
+            }
         }
         self.dropped + self.queued - self.written.load(Ordering::Relaxed)
     }

@@ -10,7 +10,11 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
-use crate::report::{Report, Sender};
+use std::os::fd::AsFd;
+
+use nix::poll::PollFlags;
+
+use crate::report::{self, Report, Sender};
 use crate::sys;
 
 /// The pipe to the launcher, until the first [`ready`].
@@ -76,11 +80,44 @@ pub fn not_ready(reason: impl AsRef<str>) {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
-    if let Some(sender) = launcher().as_mut() {
-        // The daemon exits next: the reason must be in the pipe before.
-        sender.flush_until(&Report::NotReady(reason.clone()));
-    }
+    // The daemon exits next: the reason must be in the pipe before.
+    send_and_wait(&Report::NotReady(reason.clone()));
     notify_systemd(&format!("STATUS={reason}"));
+}
+
+/// Queues `report` and waits until it is in the pipe, or the launcher's
+/// deadline, without holding the lock while it waits: [`status`] on other
+/// threads goes on meanwhile, and never blocks. Whether it went.
+fn send_and_wait(report: &Report) -> bool {
+    let (pipe, deadline) = {
+        let mut launcher = launcher();
+        let Some(sender) = launcher.as_mut() else {
+            return true;
+        };
+        sender.queue(report);
+        sender.write_some();
+        if let Some(delivered) = sender.settled() {
+            return delivered;
+        }
+        match sender.waiter() {
+            Some(waiter) => waiter,
+            None => return false,
+        }
+    };
+    loop {
+        if report::wait(pipe.as_fd(), PollFlags::POLLOUT, deadline) != Ok(true) {
+            return false;
+        }
+        let mut launcher = launcher();
+        // Taken by ready(), which sends what is queued, this too.
+        let Some(sender) = launcher.as_mut() else {
+            return true;
+        };
+        sender.write_some();
+        if let Some(delivered) = sender.settled() {
+            return delivered;
+        }
+    }
 }
 
 /// Sends one assignment of the sd_notify protocol, when systemd listens;
@@ -103,10 +140,8 @@ pub(crate) fn attach_launcher(pipe: File, deadline: Option<Instant>) {
         // A panic while this thread holds the lock (inside `status`, say)
         // must not wait for itself; another thread's hold ends soon.
         if !HOLDING.get() {
-            if let Some(sender) = launcher().as_mut() {
-                let message = info.to_string().replace('\n', " ");
-                sender.flush_until(&Report::Panic(message));
-            }
+            let message = info.to_string().replace('\n', " ");
+            send_and_wait(&Report::Panic(message));
         }
         previous(info);
     }));

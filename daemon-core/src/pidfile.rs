@@ -24,9 +24,14 @@ use crate::{sys, Error};
 /// How long a refused start waits for the running daemon to write its pid.
 const HOLDER_PID_WAIT: Duration = Duration::from_secs(2);
 
+/// How many times the path may change under a start before it gives up:
+/// someone who may write the directory could otherwise keep it busy.
+const ATTEMPTS: usize = 100;
+
 /// The pidfile's directory, open while a start in a chroot may still fail,
 /// and never longer: an fd to a directory outside the new root is a way out
 /// of it.
+#[derive(Debug)]
 pub(crate) struct Directory(OwnedFd);
 
 /// A locked pidfile; the lock lasts as long as any process holds this open file.
@@ -37,6 +42,10 @@ pub(crate) struct Pidfile {
     file: File,
     /// Write-only, for the pid, until [`Pidfile::close_writer`].
     writer: Option<File>,
+    /// The directory, opened with the file, so that the launcher removes the
+    /// very file it locked even if a directory above it is swapped, and from
+    /// inside a chroot; closed by [`Pidfile::close_directory`].
+    directory: Option<Directory>,
     /// The process that wrote its pid here: the only one that removes it.
     written_by: Option<Pid>,
 }
@@ -58,7 +67,7 @@ impl Pidfile {
             source,
         };
         refuse_shared_directory(path, writers)?;
-        loop {
+        for _ in 0..ATTEMPTS {
             let (file, created) = match open_or_create(path) {
                 Ok(opened) => opened,
                 Err(Errno::ELOOP) if is_symlink(path) => {
@@ -81,7 +90,7 @@ impl Pidfile {
                 }
             };
             // Created as another owner, by an NFS root_squash say.
-            if let Err(error) = refuse_foreign(&file, path) {
+            if let Err(error) = refuse_foreign(&file, path, writers) {
                 discard_created();
                 return Err(error);
             }
@@ -108,7 +117,7 @@ impl Pidfile {
             // the very file locked; if not, the path was swapped meanwhile.
             let writer = match open(
                 path,
-                OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
                 Mode::empty(),
             ) {
                 Ok(fd) => File::from(fd),
@@ -120,13 +129,19 @@ impl Pidfile {
             ftruncate(&writer, 0).map_err(discard)?;
             // 0644 whatever the launcher's umask: supervisors read it.
             fchmod(&file, Mode::from_bits_truncate(0o644)).map_err(discard)?;
+            let directory = path
+                .parent()
+                .and_then(|parent| sys::open_directory(parent).ok())
+                .map(Directory);
             return Ok(Pidfile {
                 path: path.to_owned(),
                 file,
                 writer: Some(writer),
+                directory,
                 written_by: None,
             });
         }
+        Err(fail(Errno::EAGAIN))
     }
 
     /// Records `pid`, followed by a newline, as the whole content, and `pid`
@@ -151,30 +166,22 @@ impl Pidfile {
         self.writer = None;
     }
 
-    /// Unlinks the file if the path still names the inode we hold locked.
-    /// For the launcher, whose start failed.
+    /// Closes the directory fd: in the daemon, which must not keep a way
+    /// out of a chroot, nor an fd that the detach closes under it.
+    pub(crate) fn close_directory(&mut self) {
+        self.directory = None;
+    }
+
+    /// Unlinks the file if its name still names the inode we hold locked:
+    /// through the directory while it is open (the launcher, whose start
+    /// failed), else by the path.
     pub(crate) fn remove(self) {
-        if refers_to(&self.file, &self.path) {
-            let _ = unlink(&self.path);
-        }
-    }
-
-    /// [`Pidfile::remove`], only in the process that wrote its pid there: a
-    /// worker forked from the daemon, returning from `main`, leaves it be.
-    pub(crate) fn release(self) {
-        if self.written_by == Some(getpid()) {
-            self.remove();
-        }
-    }
-
-    /// The directory the pidfile is in, for [`Pidfile::remove_in`].
-    pub(crate) fn directory(&self) -> Option<Directory> {
-        sys::open_directory(self.path.parent()?).ok().map(Directory)
-    }
-
-    /// [`Pidfile::remove`], through the directory: from inside a chroot,
-    /// where the path names nothing.
-    pub(crate) fn remove_in(self, directory: &Directory) {
+        let Some(directory) = &self.directory else {
+            if refers_to(&self.file, &self.path) {
+                let _ = unlink(&self.path);
+            }
+            return;
+        };
         let Some(name) = self.path.file_name() else {
             return;
         };
@@ -183,6 +190,14 @@ impl Pidfile {
             if held.st_dev == named.st_dev && held.st_ino == named.st_ino {
                 let _ = unlinkat(&directory.0, name, UnlinkatFlags::NoRemoveDir);
             }
+        }
+    }
+
+    /// [`Pidfile::remove`], only in the process that wrote its pid there: a
+    /// worker forked from the daemon, returning from `main`, leaves it be.
+    pub(crate) fn release(self) {
+        if self.written_by == Some(getpid()) {
+            self.remove();
         }
     }
 
@@ -241,8 +256,10 @@ fn refuse_shared_directory(path: &Path, writers: &Writers) -> Result<(), Error> 
 
 /// A pidfile that another user owns, or that is not a plain file with one
 /// name, could be rewritten behind the daemon's back to make a supervisor
-/// signal some other process.
-fn refuse_foreign(file: &File, path: &Path) -> Result<(), Error> {
+/// signal some other process. The daemon's own user may own it: in its own
+/// directory it could replace the file anyway, and a stale one it left there
+/// is taken over.
+fn refuse_foreign(file: &File, path: &Path, writers: &Writers) -> Result<(), Error> {
     let held = fstat(file.as_fd()).map_err(|source| Error::Pidfile {
         path: path.to_owned(),
         source,
@@ -250,7 +267,7 @@ fn refuse_foreign(file: &File, path: &Path) -> Result<(), Error> {
     let euid = geteuid().as_raw();
     let reason = if SFlag::from_bits_truncate(held.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
         "it is not a regular file".to_owned()
-    } else if held.st_uid != euid {
+    } else if held.st_uid != euid && !writers.uids.contains(&held.st_uid) {
         format!(
             "it belongs to uid {}, not to uid {euid} that runs this",
             held.st_uid
@@ -269,9 +286,11 @@ fn refuse_foreign(file: &File, path: &Path) -> Result<(), Error> {
 /// Opens the pidfile, creating it if need be, and says whether this call
 /// created it.
 fn open_or_create(path: &Path) -> Result<(File, bool), Errno> {
-    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    // O_NONBLOCK: a FIFO planted at the path opens at once, and is refused
+    // as not a regular file, instead of holding the launcher forever.
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
     let mode = Mode::from_bits_truncate(0o644);
-    loop {
+    for _ in 0..ATTEMPTS {
         match open(path, flags | OFlag::O_CREAT | OFlag::O_EXCL, mode) {
             Ok(fd) => return Ok((File::from(fd), true)),
             Err(Errno::EEXIST) => {}
@@ -284,6 +303,7 @@ fn open_or_create(path: &Path) -> Result<(File, bool), Errno> {
             Err(e) => return Err(e),
         }
     }
+    Err(Errno::EAGAIN)
 }
 
 fn is_symlink(path: &Path) -> bool {

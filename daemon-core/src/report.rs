@@ -87,7 +87,7 @@ impl Report {
     }
 
     fn decode(kind: u8, payload: &[u8]) -> Option<Report> {
-        let text = || String::from_utf8_lossy(payload).into_owned();
+        let text = || printable(&String::from_utf8_lossy(payload));
         match kind {
             PID => Some(Report::Pid(i32::from_le_bytes(payload.try_into().ok()?))),
             STATUS => Some(Report::Status(text())),
@@ -98,6 +98,21 @@ impl Report {
             _ => None,
         }
     }
+}
+
+/// `text` with its control characters escaped: what the daemon's code
+/// wrote reaches the launcher's terminal, and must not move its cursor or
+/// forge a line of its own.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped = c.is_control().then(|| c.escape_default());
+            escaped
+                .into_iter()
+                .flatten()
+                .chain((!c.is_control()).then_some(c))
+        })
+        .collect()
 }
 
 /// What the launcher's next read gave.
@@ -198,6 +213,9 @@ pub(crate) struct Sender {
     broken: bool,
     /// When the launcher stops waiting and stops the daemon.
     deadline: Option<Instant>,
+    /// The daemon: a process forked from it (a worker) inherits a copy of
+    /// this, half a frame maybe, and must write nothing.
+    owner: u32,
 }
 
 impl Sender {
@@ -209,6 +227,7 @@ impl Sender {
             pending: Vec::new(),
             broken,
             deadline,
+            owner: std::process::id(),
         }
     }
 
@@ -225,23 +244,45 @@ impl Sender {
     /// Queues `report` and waits until everything queued is in the pipe, or
     /// the launcher's deadline passes; whether it all went.
     pub(crate) fn flush_until(&mut self, report: &Report) -> bool {
-        self.pending.extend_from_slice(&report.encode());
+        self.queue(report);
         loop {
             self.write_some();
-            if self.broken {
+            if let Some(delivered) = self.settled() {
+                return delivered;
+            }
+            if !self.wait_for_room() {
                 return false;
-            }
-            if self.pending.is_empty() {
-                return true;
-            }
-            match wait(self.pipe.as_fd(), PollFlags::POLLOUT, self.deadline) {
-                Ok(true) => {}
-                Ok(false) | Err(_) => return false,
             }
         }
     }
 
-    fn write_some(&mut self) {
+    /// Queues `report` whatever the bound: it must go.
+    pub(crate) fn queue(&mut self, report: &Report) {
+        self.pending.extend_from_slice(&report.encode());
+    }
+
+    /// `Some(true)` once all is written, `Some(false)` once nothing can be.
+    pub(crate) fn settled(&self) -> Option<bool> {
+        match (self.broken, self.pending.is_empty()) {
+            (true, _) => Some(false),
+            (false, true) => Some(true),
+            (false, false) => None,
+        }
+    }
+
+    /// A copy of the pipe and the deadline, to wait for room without this.
+    pub(crate) fn waiter(&self) -> Option<(std::os::fd::OwnedFd, Option<Instant>)> {
+        Some((self.pipe.as_fd().try_clone_to_owned().ok()?, self.deadline))
+    }
+
+    fn wait_for_room(&self) -> bool {
+        wait(self.pipe.as_fd(), PollFlags::POLLOUT, self.deadline) == Ok(true)
+    }
+
+    pub(crate) fn write_some(&mut self) {
+        if self.owner != std::process::id() {
+            self.broken = true;
+        }
         while !self.pending.is_empty() && !self.broken {
             match (&self.pipe).write(&self.pending) {
                 Ok(len) => {
@@ -326,6 +367,10 @@ fn decode_failure(payload: &[u8]) -> Option<Error> {
     let source = Errno::from_raw(i32::from_le_bytes(rest.get(..4)?.try_into().ok()?));
     let number = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?);
     let path = PathBuf::from(OsString::from_vec(rest[8..].to_vec()));
+    let path = match path.to_str() {
+        Some(text) if !text.chars().any(char::is_control) => path,
+        _ => PathBuf::from(printable(&path.to_string_lossy())),
+    };
     Some(match step {
         0 => Error::Fork(source),
         1 => Error::Setsid(source),
