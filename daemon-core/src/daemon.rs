@@ -488,7 +488,9 @@ impl Plan {
         // The chroot hides the pidfile's path: a failure after it removes the
         // file through its directory, opened with it.
         if let Err(error) = confined {
-            pidfile.map(Pidfile::remove);
+            if let Some(pidfile) = pidfile {
+                pidfile.remove();
+            }
             return Err(error);
         }
         // And only then is the directory closed: an fd to a directory
