@@ -108,8 +108,10 @@
 #![deny(missing_docs)]
 
 pub use daemonic_core::{
-    close_fds_except, not_ready, ready, reopen_logs, status, Account, Cause, Daemon, Detached,
-    Error, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
+    close_fds_except, not_ready, ready, reopen_logs, signal_number, status, Account, Cause,
+    Control, Daemon, Detached, Error, IntoControl, Readiness, Status, Stopped,
+    DEFAULT_READY_TIMEOUT, DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT, DEFAULT_UMASK,
+    FOREGROUND_ENV,
 };
 pub use daemonic_macro::daemon;
 
@@ -119,16 +121,80 @@ pub use daemonic_core::__testing;
 /// What the attribute's expansion calls. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use daemonic_core::{Account, Daemon, Readiness};
+    pub use daemonic_core::{Account, Control, Daemon, Readiness};
+    use daemonic_core::{Error, IntoControl, Stopped};
 
-    /// `ready_timeout`'s seconds, or the launcher's one line when they are
-    /// not a duration above zero (zero, negative, NaN or infinite).
-    pub fn seconds(seconds: f64) -> std::time::Duration {
+    /// `ready_timeout`'s or `stop_timeout`'s seconds, or the launcher's one
+    /// line when they are not a duration above zero (zero, negative, NaN or
+    /// infinite).
+    pub fn seconds(option: &str, seconds: f64) -> std::time::Duration {
         match std::time::Duration::try_from_secs_f64(seconds) {
             Ok(duration) if !duration.is_zero() => duration,
             _ => {
-                eprintln!("daemonic: ready_timeout {seconds}: not a number of seconds above zero");
+                eprintln!("daemonic: {option} {seconds}: not a number of seconds above zero");
                 std::process::exit(1)
+            }
+        }
+    }
+
+    /// `reload_signal`'s number, from a name checked at compile time.
+    pub fn signal(name: &str) -> i32 {
+        daemonic_core::signal_number(name).unwrap_or_else(|| {
+            eprintln!("daemonic: reload_signal {name:?}: no such signal");
+            std::process::exit(1)
+        })
+    }
+
+    /// The `control` option's command, evaluated before anything else.
+    pub fn command(value: impl IntoControl) -> Result<Control, Error> {
+        value.into_control()
+    }
+
+    /// Runs the command: `stop`, `status` and `reload` print one line and
+    /// exit with the LSB init-script code; `restart` stops, then starts;
+    /// `start` detaches. An unknown word exits 2.
+    pub fn run(command: Result<Control, Error>, daemon: Daemon) -> daemonic_core::Detached {
+        let fail = |error: Error, code: i32| -> ! {
+            eprintln!("daemonic: {error}");
+            std::process::exit(code)
+        };
+        let command = command.unwrap_or_else(|error| fail(error, 2));
+        let stopped = |daemon: &Daemon| match daemon.stop() {
+            Ok(stopped) => stopped,
+            Err(error @ Error::StillAlive { .. }) => fail(error, 1),
+            Err(error) => fail(error, 4),
+        };
+        match command {
+            Control::Start => detach(daemon),
+            Control::Status => match daemon.status() {
+                Ok(status) => {
+                    println!("{status}");
+                    std::process::exit(status.exit_code())
+                }
+                Err(error) => fail(error, 4),
+            },
+            Control::Stop => {
+                println!("{}", stopped(&daemon));
+                std::process::exit(0)
+            }
+            Control::Reload => match daemon.reload() {
+                Ok(pid) => {
+                    println!("reloaded (pid {pid})");
+                    std::process::exit(0)
+                }
+                Err(Error::NotRunning) => {
+                    println!("not running");
+                    std::process::exit(7)
+                }
+                Err(error) => fail(error, 4),
+            },
+            Control::Restart => {
+                if let stopped @ (Stopped::Terminated { .. } | Stopped::Killed { .. }) =
+                    stopped(&daemon)
+                {
+                    println!("{stopped}");
+                }
+                detach(daemon)
             }
         }
     }

@@ -15,6 +15,7 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, chroot, fork, getpid, setsid, ForkResult};
 
+use crate::control::{self, Status, Stopped, DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT};
 use crate::launcher::Handover;
 use crate::pidfile::{Pidfile, Writers};
 use crate::privileges::{self, Account, Credentials};
@@ -77,6 +78,8 @@ pub struct Daemon {
     group: Option<Account>,
     chroot: Option<PathBuf>,
     keep_fds: Vec<RawFd>,
+    stop_timeout: Duration,
+    reload_signal: i32,
 }
 
 impl Default for Daemon {
@@ -94,6 +97,8 @@ impl Default for Daemon {
             group: None,
             chroot: None,
             keep_fds: Vec::new(),
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            reload_signal: DEFAULT_RELOAD_SIGNAL,
         }
     }
 }
@@ -205,6 +210,59 @@ impl Daemon {
     pub fn keep_fds(mut self, fds: impl IntoIterator<Item = RawFd>) -> Self {
         self.keep_fds.extend(fds);
         self
+    }
+
+    /// How long [`Daemon::stop`] waits after SIGTERM before it sends
+    /// SIGKILL; [`DEFAULT_STOP_TIMEOUT`] by default.
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// The signal [`Daemon::reload`] sends, by number (`libc::SIGHUP`, or
+    /// [`signal_number`]`("USR1")`); SIGHUP by default.
+    pub fn reload_signal(mut self, signal: i32) -> Self {
+        self.reload_signal = signal;
+        self
+    }
+
+    /// Who runs, by the pidfile's lock: [`Status::Running`] only for a
+    /// process that holds the pidfile locked (and, on Linux, open), and
+    /// whose user the pidfile's owner could signal.
+    pub fn status(&self) -> Result<Status, Error> {
+        control::find(&self.control_pidfile()?).map(|(status, _)| status)
+    }
+
+    /// Sends `signal` to the running daemon, through a pidfd (a kqueue watch
+    /// on FreeBSD and macOS) taken before the pidfile is checked again, so a
+    /// reused pid is never signalled. Its pid, or [`Error::NotRunning`].
+    pub fn signal(&self, signal: i32) -> Result<u32, Error> {
+        match control::find(&self.control_pidfile()?)? {
+            (_, Some(holder)) => holder.signal(signal).map(|()| holder.pid()),
+            (_, None) => Err(Error::NotRunning),
+        }
+    }
+
+    /// [`Daemon::signal`] with the `reload_signal`.
+    pub fn reload(&self) -> Result<u32, Error> {
+        self.signal(self.reload_signal)
+    }
+
+    /// Stops the running daemon: SIGTERM, then SIGKILL after the
+    /// `stop_timeout`, each followed by a wait on the pidfd (no polling
+    /// loop), until the process is gone and the lock free.
+    pub fn stop(&self) -> Result<Stopped, Error> {
+        match control::find(&self.control_pidfile()?)? {
+            (_, Some(holder)) => holder.stop(self.stop_timeout),
+            (_, None) => Ok(Stopped::NotRunning),
+        }
+    }
+
+    fn control_pidfile(&self) -> Result<PathBuf, Error> {
+        let path = self.pidfile.as_ref().ok_or(Error::NoPidfile)?;
+        refuse_nul("pidfile", path)?;
+        std::path::absolute(path)
+            .map_err(|e| Error::CurrentDir(Errno::from_raw(e.raw_os_error().unwrap_or(0))))
     }
 
     /// Detaches the process and returns in the daemon.

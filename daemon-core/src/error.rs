@@ -52,6 +52,38 @@ pub enum Error {
         /// What it said of its end, if anything.
         cause: Option<Cause>,
     },
+    /// `control` gave a word that is not a command.
+    UnknownCommand {
+        /// The word.
+        word: String,
+    },
+    /// A command that acts on the running daemon, without a pidfile to find it by.
+    NoPidfile,
+    /// The daemon does not run: nothing to signal.
+    NotRunning,
+    /// The pidfile is locked, but the pid it names is not to be signalled:
+    /// that process does not hold the file, or the file's owner could not
+    /// signal it. Nothing was signalled.
+    NotHolder {
+        /// The pidfile.
+        path: PathBuf,
+        /// The pid it names.
+        pid: i32,
+        /// Why that process is not believed.
+        reason: String,
+    },
+    /// A signal could not be sent.
+    Signal {
+        /// To whom.
+        pid: i32,
+        /// The OS error: EPERM when not allowed.
+        source: Errno,
+    },
+    /// `stop` sent SIGKILL, and the process still ran.
+    StillAlive {
+        /// Its pid.
+        pid: i32,
+    },
     /// The current directory, needed to resolve a relative path, is unreadable.
     CurrentDir(Errno),
     /// The thread count could not be read (`/proc/self/status` on Linux),
@@ -229,6 +261,24 @@ impl fmt::Display for Error {
                 write!(f, "umask {umask:#o}: out of range, the largest is 0o777")
             }
             Error::EmptyPath { option } => write!(f, "{option}: the path is empty"),
+            Error::UnknownCommand { word } => write!(
+                f,
+                "unknown command {word:?}; the commands are start, stop, status, reload and restart"
+            ),
+            Error::NoPidfile => write!(
+                f,
+                "stop, status, reload and restart need a pidfile, to find the daemon by"
+            ),
+            Error::NotRunning => write!(f, "not running"),
+            Error::NotHolder { path, pid, reason } => write!(
+                f,
+                "pidfile {}: names pid {pid}, {reason}; nothing was signalled",
+                path.display()
+            ),
+            Error::Signal { pid, source } => write!(f, "signal to pid {pid}: {}", source.desc()),
+            Error::StillAlive { pid } => {
+                write!(f, "pid {pid} still runs after SIGKILL")
+            }
             Error::Unsupported { what } => {
                 write!(f, "{what} is not supported on {}", std::env::consts::OS)
             }
@@ -403,10 +453,16 @@ impl std::error::Error for Error {
             | Error::Chroot { source: e, .. }
             | Error::Setgroups(e)
             | Error::Setgid { source: e, .. }
-            | Error::Setuid { source: e, .. } => Some(e),
+            | Error::Setuid { source: e, .. }
+            | Error::Signal { source: e, .. } => Some(e),
             Error::Umask { .. }
             | Error::EmptyPath { .. }
             | Error::NulByte { .. }
+            | Error::UnknownCommand { .. }
+            | Error::NoPidfile
+            | Error::NotRunning
+            | Error::NotHolder { .. }
+            | Error::StillAlive { .. }
             | Error::Unsupported { .. }
             | Error::ExitedWithoutStatus { .. }
             | Error::LogSymlink { .. }

@@ -13,6 +13,7 @@
 //! is compile-checked (FreeBSD, macOS).
 #![deny(missing_docs)]
 
+mod control;
 mod daemon;
 mod error;
 mod fds;
@@ -25,6 +26,10 @@ mod report;
 mod signals;
 mod sys;
 
+pub use control::{
+    signal_number, Control, IntoControl, Status, Stopped, DEFAULT_RELOAD_SIGNAL,
+    DEFAULT_STOP_TIMEOUT,
+};
 pub use daemon::{
     Daemon, Detached, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
 };

@@ -98,7 +98,7 @@ impl Pidfile {
                 discard_created();
                 fail(source)
             };
-            match flock_exclusive_nonblocking(&file) {
+            match lock_exclusive(&file) {
                 Ok(()) => {}
                 Err(Errno::EWOULDBLOCK) => {
                     return Err(Error::AlreadyRunning {
@@ -310,6 +310,22 @@ fn is_symlink(path: &Path) -> bool {
     lstat(path)
         .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
 }
+
+/// The lock, tried again for a moment if it is held: `status` and `stop`
+/// probe it with a shared lock, released at once, and a start that meets
+/// that probe must not report the daemon as running.
+fn lock_exclusive(file: &File) -> Result<(), Errno> {
+    for _ in 0..PROBE_RETRIES {
+        match flock_exclusive_nonblocking(file) {
+            Err(Errno::EWOULDBLOCK) => thread::sleep(Duration::from_millis(1)),
+            other => return other,
+        }
+    }
+    flock_exclusive_nonblocking(file)
+}
+
+/// How many times, a millisecond apart, a held lock is tried again.
+const PROBE_RETRIES: usize = 10;
 
 fn flock_exclusive_nonblocking(file: &File) -> Result<(), Errno> {
     // nix's `Flock` unlocks on drop, which would release the lock the daemon

@@ -22,11 +22,14 @@ pub(crate) enum Key {
     Group,
     Chroot,
     KeepFds,
+    Control,
+    StopTimeout,
+    ReloadSignal,
     Crate,
 }
 
 impl Key {
-    const ALL: [Key; 13] = [
+    const ALL: [Key; 16] = [
         Key::Umask,
         Key::Workdir,
         Key::Pidfile,
@@ -39,6 +42,9 @@ impl Key {
         Key::Group,
         Key::Chroot,
         Key::KeepFds,
+        Key::Control,
+        Key::StopTimeout,
+        Key::ReloadSignal,
         Key::Crate,
     ];
 
@@ -56,6 +62,9 @@ impl Key {
             Key::Group => "group",
             Key::Chroot => "chroot",
             Key::KeepFds => "keep_fds",
+            Key::Control => "control",
+            Key::StopTimeout => "stop_timeout",
+            Key::ReloadSignal => "reload_signal",
             Key::Crate => "crate",
         }
     }
@@ -135,7 +144,8 @@ pub(crate) fn parse(tokens: TokenStream) -> (Vec<Arg>, Option<Error>) {
                 &key_ident,
                 format!(
                     "unknown option `{name}`; the options are umask, workdir, pidfile, stdout, \
-                     stderr, ready, ready_timeout, enable, user, group, chroot, keep_fds and crate"
+                     stderr, ready, ready_timeout, enable, user, group, chroot, keep_fds, \
+                     control, stop_timeout, reload_signal and crate"
                 ),
             ),
             Some(key) if args.iter().any(|arg| arg.key == key) => {

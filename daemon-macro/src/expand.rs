@@ -26,15 +26,29 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
     let (args, mut errors) = args::parse(args);
     let mut krate = None;
     let mut bad_krate = false;
+    let mut control = None;
     let mut setters = Vec::new();
     for arg in &args {
         let checked = valid::value(arg).map(|()| match arg.key {
             Key::Crate => krate = Some(valid::krate(arg).expect("validated")),
+            Key::Control => control = Some(arg),
             _ => setters.push(arg),
         });
         if let Err(error) = checked {
             bad_krate |= arg.key == Key::Crate;
             combine(&mut errors, error);
+        }
+    }
+    if let Some(control) = args.iter().find(|arg| arg.key == Key::Control) {
+        if !args.iter().any(|arg| arg.key == Key::Pidfile) {
+            combine(
+                &mut errors,
+                Error::new_spanned(
+                    &control.key_ident,
+                    "control needs a pidfile: stop, status, reload and restart find the daemon \
+                     by its lock",
+                ),
+            );
         }
     }
     if let Err(error) = valid::main_shape(&func) {
@@ -58,7 +72,13 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
                 let readiness = valid::readiness(arg).expect("validated");
                 quote!(#krate::__private::Readiness::#readiness)
             }
-            Key::ReadyTimeout => quote!(#krate::__private::seconds((#value) as f64)),
+            Key::ReadyTimeout => {
+                quote!(#krate::__private::seconds("ready_timeout", (#value) as f64))
+            }
+            Key::StopTimeout => quote!(#krate::__private::seconds("stop_timeout", (#value) as f64)),
+            Key::ReloadSignal if matches!(valid::literal(value), Some(Lit::Str(_))) => {
+                quote!(#krate::__private::signal(#value))
+            }
             // An untyped integer literal would default to i32; ids are u32.
             Key::User | Key::Group if matches!(valid::literal(value), Some(Lit::Int(_))) => {
                 quote!(#krate::__private::Account::Id(#value))
@@ -93,13 +113,29 @@ pub(crate) fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
     // The user's main is emitted whole, renamed: its outer attributes (such
     // as #[tokio::main], so that a runtime starts only now) stay on it, and
     // its inner ones stay inside its body.
+    // `control` first, before every other value: it decides what this run is.
+    let start = match control {
+        Some(arg) => {
+            let value = &arg.value;
+            quote! {
+                let __daemonic_command = #krate::__private::command(#value);
+                let __daemonic_running = #krate::__private::run(
+                    __daemonic_command,
+                    #krate::__private::Daemon::new() #(#setters)*
+                );
+            }
+        }
+        None => quote! {
+            let __daemonic_running = #krate::__private::detach(
+                #krate::__private::Daemon::new() #(#setters)*
+            );
+        },
+    };
     quote! {
         #errors
         #(#lints)*
         #vis fn main() #output {
-            let __daemonic_running = #krate::__private::detach(
-                #krate::__private::Daemon::new() #(#setters)*
-            );
+            #start
             #func
             #call
         }

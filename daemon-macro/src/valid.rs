@@ -23,7 +23,9 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
     let name = arg.key.name();
     if let Some(negative) = negative_literal(&arg.value) {
         let expected = match arg.key {
-            Key::ReadyTimeout => "a number of seconds above zero",
+            Key::ReadyTimeout | Key::StopTimeout => "a number of seconds above zero",
+            Key::ReloadSignal => "a signal's name or number, such as `reload_signal = \"SIGUSR1\"`",
+            Key::Control => "a command",
             Key::Umask => "an integer from 0 to 0o777",
             Key::User | Key::Group => "a name or an id that fits in a u32",
             Key::Enable => "a bool",
@@ -47,7 +49,33 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
             )),
         },
         (Key::Umask, _) => wrong("an integer, such as `umask = 0o027`"),
-        (Key::ReadyTimeout, Lit::Int(_) | Lit::Float(_)) => {
+        (Key::Control, Lit::Str(word)) => match word.value().as_str() {
+            "start" | "stop" | "status" | "reload" | "restart" => Ok(()),
+            other => Err(Error::new_spanned(
+                word,
+                format!(
+                    "unknown command {other:?}; the commands are start, stop, status, reload \
+                     and restart"
+                ),
+            )),
+        },
+        (Key::Control, _) => wrong(
+            "a command: a word, an `Option` of one, or a `daemonic::Control`, such as \
+             `control = std::env::args().nth(1)`",
+        ),
+        (Key::ReloadSignal, Lit::Str(name)) if is_signal_name(&name.value()) => Ok(()),
+        (Key::ReloadSignal, Lit::Int(number))
+            if number
+                .base10_parse::<i32>()
+                .is_ok_and(|n| (1..=64).contains(&n)) =>
+        {
+            Ok(())
+        }
+        (Key::ReloadSignal, _) => wrong(
+            "a signal's name or number, such as `reload_signal = \"SIGUSR1\"` or \
+             `reload_signal = 10`",
+        ),
+        (Key::ReadyTimeout | Key::StopTimeout, Lit::Int(_) | Lit::Float(_)) => {
             let seconds = match lit {
                 Lit::Int(int) => int.base10_parse::<f64>(),
                 Lit::Float(float) => float.base10_parse::<f64>(),
@@ -59,7 +87,9 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
                 _ => wrong("a number of seconds above zero"),
             }
         }
-        (Key::ReadyTimeout, _) => wrong("a number of seconds, such as `ready_timeout = 30`"),
+        (Key::ReadyTimeout | Key::StopTimeout, _) => {
+            wrong(&format!("a number of seconds, such as `{name} = 30`"))
+        }
         (_, Lit::Str(text)) if text.value().contains('\0') => Err(Error::new_spanned(
             text,
             format!("{name} contains a NUL byte, which no path or name can hold"),
@@ -93,6 +123,18 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
             wrong(&format!("a path, such as `{name} = \"{example}\"`"))
         }
     }
+}
+
+/// The signals a daemon is commonly told to reload by, with or without
+/// `SIG`, in any case: those every Unix has.
+fn is_signal_name(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    [
+        "HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "ALRM", "WINCH", "CONT", "TSTP", "TTIN",
+        "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "IO", "CHLD",
+    ]
+    .contains(&name)
 }
 
 /// The literal in `value`, through parentheses and the invisible groups

@@ -35,12 +35,12 @@ pub(crate) fn snapshot() -> Result<Snapshot, Errno> {
 
 /// `ki_numthreads` of this process's `kinfo_proc`.
 fn thread_count() -> Result<usize, Errno> {
-    let mib = [
-        libc::CTL_KERN,
-        libc::KERN_PROC,
-        libc::KERN_PROC_PID,
-        std::process::id() as libc::c_int,
-    ];
+    Ok(kinfo_proc(std::process::id() as libc::pid_t)?.ki_numthreads as usize)
+}
+
+/// `sysctl` `kern.proc.pid.<pid>`.
+fn kinfo_proc(pid: libc::pid_t) -> Result<libc::kinfo_proc, Errno> {
+    let mib = [libc::CTL_KERN, libc::KERN_PROC, libc::KERN_PROC_PID, pid];
     // SAFETY: kinfo_proc is plain data; sysctl fills at most `len` bytes.
     let mut info: libc::kinfo_proc = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::kinfo_proc>();
@@ -56,9 +56,10 @@ fn thread_count() -> Result<usize, Errno> {
     };
     Errno::result(rc)?;
     if len < std::mem::size_of::<libc::kinfo_proc>() {
-        return Err(Errno::EINVAL);
+        // No such process gives an empty answer.
+        return Err(Errno::ESRCH);
     }
-    Ok(info.ki_numthreads as usize)
+    Ok(info)
 }
 
 /// Without fdescfs mounted, `/dev/fd` shows only 0 to 2: FreeBSD closes by
@@ -162,4 +163,32 @@ pub(crate) fn abstract_address(_name: &[u8]) -> io::Result<SocketAddr> {
             std::env::consts::OS
         ),
     ))
+}
+
+/// No pidfd: the kqueue watch says whether the pid still names the process
+/// it was taken for, and then `kill`. Between the two, the process could
+/// exit and its pid be reused: a window that a pidfd does not have.
+pub(crate) fn send_signal(watch: &OwnedFd, pid: Pid, signal: libc::c_int) -> Result<(), Errno> {
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(
+        watch.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    if nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO)? > 0 {
+        return Err(Errno::ESRCH);
+    }
+    // SAFETY: plain integers.
+    Errno::result(unsafe { libc::kill(pid.as_raw(), signal) }).map(drop)
+}
+
+/// Which process holds a given file is not read here: there is no `/proc`.
+/// The caller falls back on the owner check alone, and says so.
+pub(crate) fn holds_file(_pid: Pid, _dev: u64, _ino: u64) -> Result<bool, Errno> {
+    Err(Errno::ENOSYS)
+}
+
+/// `pid`'s real and saved uids, from its `kinfo_proc`.
+pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
+    let info = kinfo_proc(pid.as_raw())?;
+    Ok((info.ki_ruid, info.ki_svuid))
 }

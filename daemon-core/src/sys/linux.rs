@@ -59,12 +59,14 @@ pub(crate) fn open_fds() -> Result<Vec<RawFd>, Errno> {
 /// One `close_range` per gap between kept fds; the `/proc/self/fd` list
 /// where the call is missing (ENOSYS before Linux 5.9) or forbidden (EPERM,
 /// a seccomp filter older than the call).
+#[inline]
 pub(crate) fn close_fds_from(keep: &[RawFd]) -> Result<(), Errno> {
     let mut sorted = keep.to_vec();
     sorted.sort_unstable();
     close_ranges_around(&sorted).or_else(|_| super::close_listed(open_fds()?, keep))
 }
 
+#[inline]
 fn close_ranges_around(keep: &[RawFd]) -> Result<(), Errno> {
     let mut first: libc::c_uint = 3;
     for &fd in keep.iter().filter(|&&fd| fd >= 3) {
@@ -77,6 +79,7 @@ fn close_ranges_around(keep: &[RawFd]) -> Result<(), Errno> {
     close_range(first, libc::c_uint::MAX)
 }
 
+#[inline]
 fn close_range(first: libc::c_uint, last: libc::c_uint) -> Result<(), Errno> {
     // SAFETY: close_range takes plain integers; that nothing still uses the
     // fds it closes is `close_fds_except`'s contract.
@@ -133,6 +136,50 @@ pub(crate) fn set_groups(groups: &[Gid]) -> Result<(), Errno> {
 
 pub(crate) fn abstract_address(name: &[u8]) -> io::Result<SocketAddr> {
     SocketAddr::from_abstract_name(name)
+}
+
+/// Sends `signal` through the pidfd: to the process it was opened for, and
+/// to no other, even if that one has exited and its pid been reused.
+pub(crate) fn send_signal(watch: &OwnedFd, _pid: Pid, signal: libc::c_int) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain integers and a null siginfo, as pidfd_send_signal(2) allows.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            watch.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0 as libc::c_uint,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
+/// Whether one of `pid`'s fds is the file `dev`/`ino`, from `/proc/<pid>/fd`.
+pub(crate) fn holds_file(pid: Pid, dev: u64, ino: u64) -> Result<bool, Errno> {
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).map_err(io_errno)?;
+    Ok(fds.filter_map(Result::ok).any(|fd| {
+        // stat follows the magic link to the open file itself.
+        nix::sys::stat::stat(&fd.path())
+            .is_ok_and(|st| st.st_dev as u64 == dev && st.st_ino as u64 == ino)
+    }))
+}
+
+/// `pid`'s real and saved uids, from `/proc/<pid>/status`.
+pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
+    let status = fs::read(format!("/proc/{pid}/status")).map_err(io_errno)?;
+    let status = String::from_utf8_lossy(&status);
+    let uids: Vec<u32> = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .ok_or(Errno::EINVAL)?
+        .split_whitespace()
+        .filter_map(|uid| uid.parse().ok())
+        .collect();
+    match uids[..] {
+        [real, _, saved, ..] => Ok((real, saved)),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 #[cfg(test)]

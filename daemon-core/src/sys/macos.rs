@@ -171,3 +171,49 @@ pub(crate) fn abstract_address(_name: &[u8]) -> io::Result<SocketAddr> {
         ),
     ))
 }
+
+/// No pidfd: the kqueue watch says whether the pid still names the process
+/// it was taken for, and then `kill`. Between the two, the process could
+/// exit and its pid be reused: a window that a pidfd does not have.
+pub(crate) fn send_signal(watch: &OwnedFd, pid: Pid, signal: libc::c_int) -> Result<(), Errno> {
+    use std::os::fd::AsFd;
+    let mut fds = [nix::poll::PollFd::new(
+        watch.as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    if nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO)? > 0 {
+        return Err(Errno::ESRCH);
+    }
+    // SAFETY: plain integers.
+    Errno::result(unsafe { libc::kill(pid.as_raw(), signal) }).map(drop)
+}
+
+/// Which process holds a given file is not read here: there is no `/proc`.
+/// The caller falls back on the owner check alone, and says so.
+pub(crate) fn holds_file(_pid: Pid, _dev: u64, _ino: u64) -> Result<bool, Errno> {
+    Err(Errno::ENOSYS)
+}
+
+/// `pid`'s real and saved uids, from `proc_pidinfo(PROC_PIDTBSDINFO)`.
+pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
+    // SAFETY: proc_bsdinfo is plain data; the call fills at most `size` bytes.
+    let mut info: libc::proc_bsdinfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::proc_bsdinfo>() as libc::c_int;
+    let filled = unsafe {
+        libc::proc_pidinfo(
+            pid.as_raw(),
+            libc::PROC_PIDTBSDINFO,
+            0,
+            (&mut info as *mut libc::proc_bsdinfo).cast(),
+            size,
+        )
+    };
+    if filled < size {
+        return Err(if filled <= 0 {
+            Errno::last()
+        } else {
+            Errno::ESRCH
+        });
+    }
+    Ok((info.pbi_ruid, info.pbi_svuid))
+}

@@ -14,6 +14,11 @@
 //!   for any process, not only children;
 //! - `peek_child(pid)`: a child's exit, without reaping it;
 //! - `group_list(name, gid)` / `set_groups(groups)`;
+//! - `send_signal(watch, pid, signal)`: through a pidfd, or kill after the
+//!   kqueue watch said the pid is still the one watched;
+//! - `holds_file(pid, dev, ino)`: whether a process has a file open
+//!   (Linux; ENOSYS elsewhere);
+//! - `process_uids(pid)`: its real and saved uids;
 //! - `abstract_address(name)`: an abstract socket address, Linux only.
 //!
 //! The portable fallbacks live here, and [`force_fallbacks`] makes Linux
@@ -69,6 +74,7 @@ pub fn force_fallbacks(mask: u8) {
     FORCED.store(mask, Ordering::Relaxed);
 }
 
+#[inline]
 pub(crate) fn forced(which: u8) -> bool {
     FORCED.load(Ordering::Relaxed) & which != 0
 }
@@ -134,6 +140,7 @@ pub(crate) fn signals_by_sigaction() -> Signals {
 /// # Safety
 ///
 /// As [`crate::close_fds_except`].
+#[inline]
 pub(crate) unsafe fn close_fds_except(keep: &[RawFd]) -> Result<(), Errno> {
     if forced(fallback::CLOSE_LISTED) {
         return close_listed(open_fds()?, keep);

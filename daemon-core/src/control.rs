@@ -1,0 +1,495 @@
+//! The running daemon, operated from the same binary: who holds the
+//! pidfile, and signalling or stopping exactly that process.
+//!
+//! The lock decides who runs, never the file's presence nor `kill(pid, 0)`.
+//! Before anything is signalled, the pid read from the file is pinned (a
+//! pidfd on Linux, a kqueue watch on FreeBSD and macOS), and then the file
+//! is checked again: still locked, still naming that pid, and held open by
+//! that process (Linux), whose uids the file's owner could signal. Only then
+//! does the signal go, through the pidfd.
+
+use std::fmt;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{open, OFlag};
+use nix::libc;
+use nix::poll::PollFlags;
+use nix::sys::stat::{fstat, lstat, Mode};
+use nix::unistd::Pid;
+
+use crate::{report, sys, Error};
+
+/// How long `stop` waits after SIGTERM before SIGKILL, by default.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The signal `reload` sends, by default.
+pub const DEFAULT_RELOAD_SIGNAL: i32 = libc::SIGHUP;
+
+/// The number of a signal named `SIGHUP` or `HUP` (any case), as the
+/// `reload_signal` option takes it.
+pub fn signal_number(name: &str) -> Option<i32> {
+    let name = name.to_ascii_uppercase();
+    let name = if name.starts_with("SIG") {
+        name
+    } else {
+        format!("SIG{name}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .ok()
+        .map(|signal| signal as i32)
+}
+
+/// How long `stop` waits for the process to end after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a pidfile that is locked but still empty (a daemon starting)
+/// is waited for.
+const PID_WAIT: Duration = Duration::from_secs(2);
+
+/// The command for this run, given by the `control` option.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Control {
+    /// Start the daemon: the default.
+    #[default]
+    Start,
+    /// Stop the running daemon: SIGTERM, then SIGKILL after `stop_timeout`.
+    Stop,
+    /// Say whether it runs, with the LSB exit codes.
+    Status,
+    /// Send it `reload_signal` (SIGHUP by default).
+    Reload,
+    /// Stop it, then start again in the same run.
+    Restart,
+}
+
+impl Control {
+    /// Every command, in the order the messages name them.
+    pub const ALL: [Control; 5] = [
+        Control::Start,
+        Control::Stop,
+        Control::Status,
+        Control::Reload,
+        Control::Restart,
+    ];
+
+    /// The command's word, as it is typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Start => "start",
+            Control::Stop => "stop",
+            Control::Status => "status",
+            Control::Reload => "reload",
+            Control::Restart => "restart",
+        }
+    }
+}
+
+impl fmt::Display for Control {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Control {
+    type Err = Error;
+
+    fn from_str(word: &str) -> Result<Control, Error> {
+        Control::ALL
+            .into_iter()
+            .find(|command| command.as_str() == word)
+            .ok_or_else(|| Error::UnknownCommand {
+                word: word.to_owned(),
+            })
+    }
+}
+
+/// What the `control` option accepts: a [`Control`], a word (`&str`,
+/// `String`), or an `Option` of one, where `None` means `start`. So
+/// `control = std::env::args().nth(1)` reads naturally.
+pub trait IntoControl {
+    /// The command, or [`Error::UnknownCommand`].
+    fn into_control(self) -> Result<Control, Error>;
+}
+
+impl IntoControl for Control {
+    fn into_control(self) -> Result<Control, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoControl for &str {
+    fn into_control(self) -> Result<Control, Error> {
+        self.parse()
+    }
+}
+
+impl IntoControl for String {
+    fn into_control(self) -> Result<Control, Error> {
+        self.parse()
+    }
+}
+
+impl IntoControl for &String {
+    fn into_control(self) -> Result<Control, Error> {
+        self.parse()
+    }
+}
+
+impl<T: IntoControl> IntoControl for Option<T> {
+    fn into_control(self) -> Result<Control, Error> {
+        self.map_or(Ok(Control::Start), IntoControl::into_control)
+    }
+}
+
+/// Who runs, by the pidfile's lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// The process with this pid holds the pidfile locked.
+    Running {
+        /// Its pid.
+        pid: u32,
+    },
+    /// The pidfile exists, but no process holds its lock.
+    Stale {
+        /// The pidfile.
+        path: PathBuf,
+    },
+    /// There is no pidfile.
+    NotRunning,
+}
+
+impl Status {
+    /// The LSB init-script exit code of `status`: 0, 1 or 3.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Status::Running { .. } => 0,
+            Status::Stale { .. } => 1,
+            Status::NotRunning => 3,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Running { pid } => write!(f, "running (pid {pid})"),
+            Status::Stale { path } => {
+                write!(f, "not running, stale pidfile {}", path.display())
+            }
+            Status::NotRunning => f.write_str("not running"),
+        }
+    }
+}
+
+/// What `stop` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// Nothing ran.
+    NotRunning,
+    /// It ended after SIGTERM.
+    Terminated {
+        /// Its pid.
+        pid: u32,
+    },
+    /// It ignored SIGTERM for `stop_timeout`, and ended after SIGKILL.
+    Killed {
+        /// Its pid.
+        pid: u32,
+    },
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stopped::NotRunning => f.write_str("not running"),
+            Stopped::Terminated { pid } => write!(f, "stopped (pid {pid})"),
+            Stopped::Killed { pid } => write!(f, "stopped (pid {pid}) with SIGKILL"),
+        }
+    }
+}
+
+/// The process that holds the pidfile, pinned: the pid cannot be reused
+/// under the watch.
+pub(crate) struct Holder {
+    pid: Pid,
+    watch: OwnedFd,
+    file: File,
+}
+
+/// Who runs, for `path`: decided by the lock.
+pub(crate) fn find(path: &Path) -> Result<(Status, Option<Holder>), Error> {
+    find_with(path, || {})
+}
+
+/// [`find`], with `between` run after the pid is pinned and before the
+/// file is checked again: the tests change the file there.
+pub(crate) fn find_with(
+    path: &Path,
+    mut between: impl FnMut(),
+) -> Result<(Status, Option<Holder>), Error> {
+    let unreadable = |source| Error::Pidfile {
+        path: path.to_owned(),
+        source,
+    };
+    // A file that changes under us (a daemon starting, stopping, upgrading)
+    // is read again; a few times at most.
+    for _ in 0..10 {
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        let file = match open(path, flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
+            Err(Errno::ENOENT) => return Ok((Status::NotRunning, None)),
+            Err(Errno::ELOOP) if is_symlink(path) => {
+                return Err(Error::PidfileUnsafe {
+                    path: path.to_owned(),
+                    reason: "it is a symbolic link".to_owned(),
+                })
+            }
+            Err(e) => return Err(unreadable(e)),
+        };
+        if !is_locked(&file).map_err(unreadable)? {
+            return Ok((
+                Status::Stale {
+                    path: path.to_owned(),
+                },
+                None,
+            ));
+        }
+        let Some(pid) = pid_in(&file) else {
+            // Locked and empty past the wait: a daemon that never wrote it.
+            return Err(Error::PidfileUnsafe {
+                path: path.to_owned(),
+                reason: "it is locked but names no pid".to_owned(),
+            });
+        };
+        let pid = Pid::from_raw(pid);
+        let watch = match sys::exit_watch(pid) {
+            Ok(watch) => watch,
+            // Gone already: the file is being taken over, or lies. Again.
+            Err(_) => continue,
+        };
+        between();
+        // The pid is pinned now: the file must still be locked, still be the
+        // file at the path, and still name it.
+        let same = is_locked(&file).map_err(unreadable)?
+            && pid_in(&file) == Some(pid.as_raw())
+            && refers_to(&file, path);
+        if !same {
+            continue;
+        }
+        check_holder(path, &file, pid)?;
+        let status = Status::Running {
+            pid: pid.as_raw() as u32,
+        };
+        return Ok((status, Some(Holder { pid, watch, file })));
+    }
+    Err(unreadable(Errno::EAGAIN))
+}
+
+/// The lock's holder can lie: a daemon whose user may write the pidfile's
+/// directory can write any pid there. So the named process must hold the
+/// file open (read from `/proc` on Linux), and the file's owner must be one
+/// who could signal that process: a root `stop` must not become a way for
+/// a compromised daemon to kill a root process.
+fn check_holder(path: &Path, file: &File, pid: Pid) -> Result<(), Error> {
+    let refuse = |reason: String| Error::NotHolder {
+        path: path.to_owned(),
+        pid: pid.as_raw(),
+        reason,
+    };
+    let held = fstat(file.as_fd()).map_err(|source| Error::Pidfile {
+        path: path.to_owned(),
+        source,
+    })?;
+    match sys::holds_file(pid, held.st_dev as u64, held.st_ino as u64) {
+        Ok(true) | Err(Errno::ENOSYS) => {}
+        // Another user's process, whose fds only root may read: then kill(2)
+        // holds this caller to the same rule, and answers EPERM.
+        Err(Errno::EACCES) if !nix::unistd::geteuid().is_root() => {}
+        Ok(false) => return Err(refuse("which does not hold it open".to_owned())),
+        Err(e) => return Err(refuse(format!("which cannot be checked: {}", e.desc()))),
+    }
+    let owner = held.st_uid;
+    let (real, saved) = sys::process_uids(pid)
+        .map_err(|e| refuse(format!("whose user cannot be read: {}", e.desc())))?;
+    // kill(2)'s rule, for the owner as the sender.
+    if owner != 0 && owner != real && owner != saved {
+        return Err(refuse(format!(
+            "which runs as uid {real}, and uid {owner}, who owns the pidfile, could not signal it"
+        )));
+    }
+    Ok(())
+}
+
+impl Holder {
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid.as_raw() as u32
+    }
+
+    /// Sends `signal` to the pinned process.
+    pub(crate) fn signal(&self, signal: libc::c_int) -> Result<(), Error> {
+        sys::send_signal(&self.watch, self.pid, signal).map_err(|source| Error::Signal {
+            pid: self.pid.as_raw(),
+            source,
+        })
+    }
+
+    /// Waits until the process has exited, and its lock is free (a worker
+    /// it forked may hold it a moment longer), or `timeout` passes.
+    fn wait_gone(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        // The watch polls readable once the process exits: no sleep loop.
+        if report::wait(self.watch.as_fd(), PollFlags::POLLIN, Some(deadline)) != Ok(true) {
+            return false;
+        }
+        loop {
+            if !is_locked(&self.file).unwrap_or(false) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// SIGTERM, a wait on the watch for `timeout`, then SIGKILL and another.
+    pub(crate) fn stop(self, timeout: Duration) -> Result<Stopped, Error> {
+        let pid = self.pid();
+        self.signal(libc::SIGTERM)?;
+        if self.wait_gone(timeout) {
+            return Ok(Stopped::Terminated { pid });
+        }
+        match self.signal(libc::SIGKILL) {
+            // Exited just now, between the wait and the signal.
+            Err(Error::Signal {
+                source: Errno::ESRCH,
+                ..
+            }) => {}
+            other => other?,
+        }
+        if self.wait_gone(KILL_WAIT) {
+            return Ok(Stopped::Killed { pid });
+        }
+        Err(Error::StillAlive { pid: pid as i32 })
+    }
+}
+
+/// Whether some process holds an exclusive lock on the file. Probed with a
+/// shared lock, released at once: a start that meets it in that moment
+/// tries again (see `Pidfile::lock`), so it does not fail for it.
+fn is_locked(file: &File) -> Result<bool, Errno> {
+    // SAFETY: flock on an fd that `file` keeps open.
+    let probed = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    match Errno::result(probed) {
+        Ok(_) => {
+            // SAFETY: as above.
+            unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+            Ok(false)
+        }
+        Err(Errno::EWOULDBLOCK) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// The pid the file names, once it holds a whole line.
+fn pid_in(file: &File) -> Option<i32> {
+    let deadline = Instant::now() + PID_WAIT;
+    loop {
+        let mut buf = [0u8; 32];
+        let len = file.read_at(&mut buf, 0).ok()?;
+        let text = std::str::from_utf8(&buf[..len]).ok()?;
+        if text.ends_with('\n') {
+            return text.trim().parse().ok().filter(|&pid: &i32| pid > 0);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn is_symlink(path: &Path) -> bool {
+    use nix::sys::stat::SFlag;
+    lstat(path)
+        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
+}
+
+fn refers_to(file: &File, path: &Path) -> bool {
+    match (fstat(file.as_fd()), lstat(path)) {
+        (Ok(held), Ok(named)) => held.st_dev == named.st_dev && held.st_ino == named.st_ino,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A pidfile locked by this process, through a description of its own,
+    /// naming this process: the holder that `find` sees.
+    fn held_pidfile(dir: &Path) -> (PathBuf, File) {
+        let path = dir.join("app.pid");
+        let mut file = File::create(&path).unwrap();
+        writeln!(file, "{}", std::process::id()).unwrap();
+        // SAFETY: flock on an fd that `file` keeps open.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(locked, 0);
+        (path, file)
+    }
+
+    #[test]
+    fn the_lock_is_checked_again_after_the_pid_is_pinned() {
+        let dir = std::env::temp_dir().join(format!("daemonic-control-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (path, holder) = held_pidfile(&dir);
+        assert!(matches!(find(&path), Ok((Status::Running { .. }, Some(_)))));
+
+        // Between the pin and the second look, the holder lets go: the
+        // daemon exited, its pid may be reused. Nobody is to be signalled.
+        let mut holder = Some(holder);
+        let found = find_with(&path, || drop(holder.take())).unwrap();
+        assert_eq!(found.0, Status::Stale { path: path.clone() });
+        assert!(found.1.is_none());
+
+        // Between the two, the file is replaced by one naming another pid.
+        let (path, _holder) = held_pidfile(&dir);
+        let mut swapped = false;
+        let found = find_with(&path, || {
+            if !swapped {
+                swapped = true;
+                std::fs::write(&path, "1\n").unwrap();
+            }
+        });
+        // Read again: now it names pid 1, which does not hold it open.
+        assert!(
+            matches!(found, Err(Error::NotHolder { pid: 1, .. })),
+            "{:?}",
+            found.map(|found| found.0)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn words_options_and_the_enum_give_the_command() {
+        assert_eq!(None::<String>.into_control().unwrap(), Control::Start);
+        assert_eq!(Some("stop").into_control().unwrap(), Control::Stop);
+        assert_eq!("status".into_control().unwrap(), Control::Status);
+        assert_eq!(String::from("reload").into_control().unwrap(), Control::Reload);
+        assert_eq!(Control::Restart.into_control().unwrap(), Control::Restart);
+        assert!(matches!(
+            Some("strat".to_owned()).into_control(),
+            Err(Error::UnknownCommand { word }) if word == "strat"
+        ));
+        assert_eq!(signal_number("usr1"), Some(libc::SIGUSR1));
+        assert_eq!(signal_number("SIGHUP"), Some(libc::SIGHUP));
+        assert_eq!(signal_number("SIGNOPE"), None);
+    }
+}

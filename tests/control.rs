@@ -1,0 +1,236 @@
+//! Operating the running daemon from its own binary (`examples/service.rs`):
+//! status, stop, reload and restart, with the LSB exit codes, and never a
+//! signal to a process that does not hold the pidfile.
+// Linux only: these tests read /proc/<pid> to see the daemon from outside.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::Path;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use support::{
+    alive, daemon_pid, directory_of, is_root, nobody, os, pid_in, wait_for_line, wait_until,
+    Launch, Running, Sandbox, EXIT,
+};
+
+/// Runs `service COMMAND` against `pidfile`, to its exit.
+fn service(sandbox: &Sandbox, pidfile: &Path, command: &str, env: &[(&str, &OsStr)]) -> Launch {
+    let mut service = sandbox.command("service");
+    service
+        .arg(command)
+        .env("APP_PIDFILE", pidfile)
+        .env("APP_LOG", sandbox.path("service.log"))
+        .envs(env.iter().copied());
+    Running::spawn(service).wait()
+}
+
+/// Exit code and stdout, and nothing on stderr.
+fn said(launch: &Launch) -> (Option<i32>, &str) {
+    assert_eq!(launch.stderr, "", "{launch:?}");
+    (launch.status.code(), launch.stdout.trim_end())
+}
+
+#[test]
+fn the_whole_cycle_start_status_reload_stop_status() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("service.pid");
+    let pid = daemon_pid(&service(&sandbox, &pidfile, "start", &[]), &pidfile);
+    let running = format!("running (pid {pid})");
+    assert_eq!(
+        said(&service(&sandbox, &pidfile, "status", &[])),
+        (Some(0), running.as_str())
+    );
+    let reloaded = format!("reloaded (pid {pid})");
+    assert_eq!(
+        said(&service(&sandbox, &pidfile, "reload", &[])),
+        (Some(0), reloaded.as_str())
+    );
+    // The daemon saw the SIGHUP.
+    wait_for_line(
+        &sandbox.path("service.log"),
+        &format!("reloading, pid {pid}"),
+    );
+    let stopped = format!("stopped (pid {pid})");
+    assert_eq!(
+        said(&service(&sandbox, &pidfile, "stop", &[])),
+        (Some(0), stopped.as_str())
+    );
+    // stop returns once the process is gone, and its pidfile with it.
+    assert!(!alive(pid), "stop returned before the daemon was gone");
+    assert!(!pidfile.exists());
+    assert_eq!(
+        said(&service(&sandbox, &pidfile, "status", &[])),
+        (Some(3), "not running")
+    );
+}
+
+#[test]
+fn after_kill_9_status_says_stale_and_stop_and_reload_say_not_running() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("service.pid");
+    let pid = daemon_pid(&service(&sandbox, &pidfile, "start", &[]), &pidfile);
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    assert!(wait_until(EXIT, || !alive(pid)));
+    let stale = format!("not running, stale pidfile {}", pidfile.display());
+    assert_eq!(
+        said(&service(&sandbox, &pidfile, "status", &[])),
+        (Some(1), stale.as_str())
+    );
+    assert_eq!(
+        said(&service(&sandbox, &pidfile, "stop", &[])),
+        (Some(0), "not running")
+    );
+    assert_eq!(
+        said(&service(&sandbox, &pidfile, "reload", &[])),
+        (Some(7), "not running")
+    );
+}
+
+/// The pid is reused: a stale, unlocked pidfile names a live process that
+/// is not the daemon. No command signals it.
+#[test]
+fn a_stale_pidfile_naming_a_live_process_gets_it_no_signal() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("service.pid");
+    let mut sleep = sandbox.command_for("sleep");
+    sleep.arg("1000");
+    let unrelated = Running::spawn(sleep);
+    fs::write(&pidfile, format!("{}\n", unrelated.pid)).unwrap();
+    let stale = format!("not running, stale pidfile {}", pidfile.display());
+    for (command, expected) in [
+        ("stop", (Some(0), "not running")),
+        ("reload", (Some(7), "not running")),
+        ("status", (Some(1), stale.as_str())),
+    ] {
+        assert_eq!(said(&service(&sandbox, &pidfile, command, &[])), expected);
+    }
+    assert!(alive(unrelated.pid), "the unrelated process was signalled");
+    assert_eq!(
+        support::signal_mask(unrelated.pid, "SigPnd")
+            | support::signal_mask(unrelated.pid, "ShdPnd"),
+        0
+    );
+}
+
+/// A daemon that dropped to nobody, with its pidfile in nobody's directory,
+/// keeps the lock and writes the pid of a root process into the file.
+/// Root's commands must not signal that process, and say why.
+#[test]
+fn a_lying_lock_holder_cannot_make_root_signal_another_process() {
+    if !is_root("a_lying_lock_holder_cannot_make_root_signal_another_process") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let nobody = nobody();
+    let run = directory_of(&sandbox, "run", &nobody);
+    let pidfile = run.join("app.pid");
+    // The daemon's user owns the file, as in its own runtime directory.
+    fs::write(&pidfile, "").unwrap();
+    std::os::unix::fs::chown(&pidfile, Some(nobody.uid.as_raw()), None).unwrap();
+    let mut sleep = sandbox.command_for("sleep");
+    sleep.arg("1000");
+    let roots = Running::spawn(sleep);
+    let lie = roots.pid.to_string();
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_USER", OsStr::new("nobody")),
+            ("APP_LIE", OsStr::new(&lie)),
+        ],
+    );
+    assert!(launch.status.success(), "{launch:?}");
+    assert!(wait_until(EXIT, || fs::read_to_string(&pidfile)
+        .is_ok_and(|text| text == format!("{lie}\n"))));
+    let why = format!(
+        "daemonic: pidfile {}: names pid {lie}, which does not hold it open; nothing was signalled\n",
+        pidfile.display()
+    );
+    for command in ["stop", "reload", "status"] {
+        let answer = service(&sandbox, &pidfile, command, &[]);
+        assert_eq!(answer.status.code(), Some(4), "{command}: {answer:?}");
+        assert_eq!(answer.stderr, why, "{command}");
+    }
+    assert!(alive(roots.pid), "root's process was signalled");
+    assert_eq!(
+        support::signal_mask(roots.pid, "SigPnd") | support::signal_mask(roots.pid, "ShdPnd"),
+        0
+    );
+}
+
+#[test]
+fn a_daemon_that_ignores_sigterm_is_stopped_with_sigkill_after_stop_timeout() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("service.pid");
+    let env = [
+        ("APP_IGNORE_SIGTERM", OsStr::new("1")),
+        ("APP_STOP_TIMEOUT", OsStr::new("1")),
+    ];
+    let pid = daemon_pid(&service(&sandbox, &pidfile, "start", &env), &pidfile);
+    let stopped = format!("stopped (pid {pid}) with SIGKILL");
+    assert_eq!(
+        said(&service(&sandbox, &pidfile, "stop", &env)),
+        (Some(0), stopped.as_str())
+    );
+    assert!(!alive(pid));
+}
+
+#[test]
+fn restart_replaces_the_daemon_with_exactly_one_new_one() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("service.pid");
+    let old = daemon_pid(&service(&sandbox, &pidfile, "start", &[]), &pidfile);
+    let restart = service(&sandbox, &pidfile, "restart", &[]);
+    assert!(restart.status.success(), "{restart:?}");
+    assert_eq!(restart.stdout, format!("stopped (pid {old})\n"));
+    let new = pid_in(&pidfile);
+    assert_ne!(new, old);
+    assert!(!alive(old));
+    assert!(alive(new));
+    assert!(
+        wait_until(EXIT, || sandbox.processes() == [new]),
+        "not exactly one daemon: {:?}",
+        sandbox.processes()
+    );
+}
+
+/// An unprivileged user's `stop` against root's daemon: exit 4, the OS
+/// error, and the daemon still runs.
+#[test]
+fn stop_by_another_user_exits_4_and_leaves_the_daemon_running() {
+    if !is_root("stop_by_another_user_exits_4_and_leaves_the_daemon_running") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("service.pid");
+    let pid = daemon_pid(&service(&sandbox, &pidfile, "start", &[]), &pidfile);
+    let mut stop = sandbox.command_as("service", &nobody());
+    stop.arg("stop")
+        .env("APP_PIDFILE", &pidfile)
+        .env("APP_LOG", sandbox.path("service.log"));
+    let answer = Running::spawn(stop).wait();
+    assert_eq!(answer.status.code(), Some(4), "{answer:?}");
+    assert_eq!(
+        answer.stderr,
+        format!("daemonic: signal to pid {pid}: Operation not permitted\n")
+    );
+    assert!(alive(pid));
+}
+
+#[test]
+fn an_unknown_command_names_the_commands_and_exits_2() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("service.pid");
+    let answer = service(&sandbox, &pidfile, "strat", &[]);
+    assert_eq!(answer.status.code(), Some(2));
+    assert_eq!(
+        answer.stderr,
+        "daemonic: unknown command \"strat\"; the commands are start, stop, status, reload and restart\n"
+    );
+    assert!(!pidfile.exists());
+    assert!(sandbox.wait_all_gone(EXIT));
+}
