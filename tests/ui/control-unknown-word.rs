@@ -1,0 +1,2 @@
+#[daemonic::daemon(pidfile = "/tmp/app.pid", control = "strat")]
+fn main() {}

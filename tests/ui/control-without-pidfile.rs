@@ -1,0 +1,2 @@
+#[daemonic::daemon(control = std::env::args().nth(1))]
+fn main() {}

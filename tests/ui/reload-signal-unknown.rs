@@ -1,0 +1,2 @@
+#[daemonic::daemon(pidfile = "/tmp/app.pid", reload_signal = "SIGRELOAD")]
+fn main() {}

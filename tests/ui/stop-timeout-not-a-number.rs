@@ -1,0 +1,2 @@
+#[daemonic::daemon(pidfile = "/tmp/app.pid", control = "stop", stop_timeout = "5s")]
+fn main() {}
