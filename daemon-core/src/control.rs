@@ -482,7 +482,10 @@ mod tests {
         assert_eq!(None::<String>.into_control().unwrap(), Control::Start);
         assert_eq!(Some("stop").into_control().unwrap(), Control::Stop);
         assert_eq!("status".into_control().unwrap(), Control::Status);
-        assert_eq!(String::from("reload").into_control().unwrap(), Control::Reload);
+        assert_eq!(
+            String::from("reload").into_control().unwrap(),
+            Control::Reload
+        );
         assert_eq!(Control::Restart.into_control().unwrap(), Control::Restart);
         assert!(matches!(
             Some("strat".to_owned()).into_control(),
