@@ -60,6 +60,9 @@
 //! | `group` | a name or a gid ([`Account`]) | the user's primary group | needs root |
 //! | `chroot` | a path | none | entered before `workdir`, after the log files are opened; needs root |
 //! | `keep_fds` | `impl IntoIterator<Item = RawFd>`, each open and above 2 | none | fds kept open through the detach |
+//! | `control` | a command ([`IntoControl`]: `Option<String>`, `&str`, [`Control`], ...); needs `pidfile` | `start` | evaluated first; `stop`, `status` and `reload` print one line and exit with the LSB code, `restart` stops and then starts |
+//! | `stop_timeout` | seconds, any number type, above zero | `10` ([`DEFAULT_STOP_TIMEOUT`]) | how long `stop` waits after SIGTERM before SIGKILL |
+//! | `reload_signal` | a signal's name in a string, or its number | `"SIGHUP"` | what `reload` sends |
 //! | `crate` | a path in a string | `"::daemonic"` | where the expansion finds this crate |
 //!
 //! Relative paths are resolved against the launcher's working directory.
@@ -100,6 +103,14 @@
 //! The daemon has no terminal, so SIGHUP is free to mean "reload", as for
 //! nginx and sshd. Call [`reopen_logs`] on it, after logrotate has moved the
 //! `stdout`/`stderr` files: the next line starts a new file at the old path.
+//!
+//! # Control
+//!
+//! With `control = std::env::args().nth(1)`, the same binary is its own
+//! `start|stop|status|reload|restart`. Who runs is decided by the pidfile's
+//! lock; the pid is pinned (a pidfd, or a kqueue watch) before the file is
+//! checked again, and its holder checked, so a reused pid or a lying daemon
+//! is never signalled. See [`Daemon::status`], [`Daemon::stop`] and the README.
 //!
 //! # Without the attribute
 //!
