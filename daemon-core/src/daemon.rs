@@ -220,7 +220,7 @@ impl Daemon {
     }
 
     /// The signal [`Daemon::reload`] sends, by number (`libc::SIGHUP`, or
-    /// [`signal_number`]`("USR1")`); SIGHUP by default.
+    /// [`signal_number`](crate::signal_number)`("USR1")`); SIGHUP by default.
     pub fn reload_signal(mut self, signal: i32) -> Self {
         self.reload_signal = signal;
         self

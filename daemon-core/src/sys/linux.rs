@@ -160,8 +160,7 @@ pub(crate) fn holds_file(pid: Pid, dev: u64, ino: u64) -> Result<bool, Errno> {
     let fds = fs::read_dir(format!("/proc/{pid}/fd")).map_err(io_errno)?;
     Ok(fds.filter_map(Result::ok).any(|fd| {
         // stat follows the magic link to the open file itself.
-        nix::sys::stat::stat(&fd.path())
-            .is_ok_and(|st| st.st_dev as u64 == dev && st.st_ino as u64 == ino)
+        nix::sys::stat::stat(&fd.path()).is_ok_and(|st| st.st_dev == dev && st.st_ino == ino)
     }))
 }
 
