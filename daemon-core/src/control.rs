@@ -454,8 +454,13 @@ mod tests {
 
         // Between the pin and the second look, the holder lets go: the
         // daemon exited, its pid may be reused. Nobody is to be signalled.
-        let mut holder = Some(holder);
-        let found = find_with(&path, || drop(holder.take())).unwrap();
+        // Unlocked, not just closed: a child that another test forks at that
+        // moment shares the description, and would hold the lock on.
+        let found = find_with(&path, || {
+            // SAFETY: flock on an fd that `holder` keeps open.
+            unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_UN) };
+        })
+        .unwrap();
         assert_eq!(found.0, Status::Stale { path: path.clone() });
         assert!(found.1.is_none());
 

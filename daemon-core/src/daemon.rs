@@ -15,12 +15,14 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, chroot, fork, getpid, setsid, ForkResult};
 
+use crate::activation;
 use crate::control::{self, Status, Stopped, DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT};
 use crate::launcher::Handover;
 use crate::pidfile::{Pidfile, Writers};
 use crate::privileges::{self, Account, Credentials};
 use crate::report::Report;
 use crate::sys::{self, Snapshot};
+use crate::upgrade::{self, HandOver};
 use crate::{fds, launcher, link, logs, signals, Error};
 
 /// The umask a daemon gets when none is given: group and others may read, not write.
@@ -297,9 +299,16 @@ impl Daemon {
     /// daemon: its fd is closed, or by then a different file. Calling `start`
     /// as the first thing `main` does, as the attribute does, meets this.
     pub unsafe fn start(self) -> Result<Detached, Error> {
-        let plan = self.resolve()?;
+        let mut plan = self.resolve()?;
+        let single_threaded = || sys::take_snapshot().is_ok_and(|snapshot| snapshot.threads == 1);
+        // Sockets handed down (socket activation, an upgrade) stay open.
+        plan.keep_fds
+            .extend(activation::take_from_env(single_threaded));
         // Empty is how a shell or a unit file says unset.
         let systemd = env::var_os(NOTIFY_SOCKET).filter(|address| !address.is_empty());
+        if let Some(hand_over) = upgrade::take_hand_over(single_threaded) {
+            return plan.take_over(hand_over, systemd);
+        }
         if systemd.is_some()
             || !plan.enabled
             || env::var_os(FOREGROUND_ENV).is_some_and(|v| v == "1")
@@ -411,6 +420,7 @@ impl Daemon {
                             Readiness::Start => drop(Report::Ready.write_to(&report)),
                             Readiness::Notify => link::attach_launcher(report, deadline),
                         }
+                        plan.remember(pidfile.as_ref(), None);
                         Ok(Detached { pidfile })
                     }
                     Err(error) => {
@@ -441,6 +451,10 @@ impl Daemon {
                 .map_err(|e| Error::CurrentDir(Errno::from_raw(e.raw_os_error().unwrap_or(0))))
         };
         Ok(Plan {
+            // /proc/self/exe, read now: the path, not the inode, is what an
+            // upgrade starts again.
+            exe: env::current_exe().unwrap_or_default(),
+            args: env::args_os().collect(),
             readiness: self.readiness,
             ready_timeout: self.ready_timeout,
             enabled: self.enabled,
@@ -468,6 +482,9 @@ impl Daemon {
 
 /// A [`Daemon`] checked and with absolute paths, ready to run in the child.
 struct Plan {
+    /// The binary and the arguments, for an upgrade.
+    exe: PathBuf,
+    args: Vec<OsString>,
     chroot: Option<PathBuf>,
     credentials: Option<Credentials>,
     keep_fds: Vec<RawFd>,
@@ -479,6 +496,32 @@ struct Plan {
     pidfile: Option<PathBuf>,
     stdout: Option<PathBuf>,
     stderr: Option<PathBuf>,
+}
+
+/// Connects to systemd's notify socket, if there is one, and takes its
+/// variable out of the environment.
+fn attach_systemd(address: Option<&std::ffi::OsStr>) -> Result<(), Error> {
+    let Some(address) = address else {
+        return Ok(());
+    };
+    if !sys::SYSTEMD {
+        return Err(Error::Unsupported {
+            what: "NOTIFY_SOCKET, systemd's notify protocol,",
+        });
+    }
+    link::attach_systemd(address).map_err(|e| Error::NotifySocket {
+        // An address too long for a socket is refused by std itself,
+        // with no OS error.
+        source: e.raw_os_error().map_or(Errno::EINVAL, Errno::from_raw),
+        address: address.to_owned(),
+    })?;
+    // The socket is this process's: a program it starts must not take it
+    // for a systemd parent of its own. Only with one thread, as another
+    // could read the environment meanwhile.
+    if sys::take_snapshot().is_ok_and(|snapshot| snapshot.threads == 1) {
+        env::remove_var(NOTIFY_SOCKET);
+    }
+    Ok(())
 }
 
 /// A NUL byte would end the path early for the OS, which refuses it with a
@@ -515,25 +558,7 @@ impl Plan {
         if let Some(credentials) = &self.credentials {
             credentials.check_permitted()?;
         }
-        if let Some(address) = systemd {
-            if !sys::SYSTEMD {
-                return Err(Error::Unsupported {
-                    what: "NOTIFY_SOCKET, systemd's notify protocol,",
-                });
-            }
-            link::attach_systemd(&address).map_err(|e| Error::NotifySocket {
-                // An address too long for a socket is refused by std itself,
-                // with no OS error.
-                source: e.raw_os_error().map_or(Errno::EINVAL, Errno::from_raw),
-                address,
-            })?;
-            // The socket is this process's: a program it starts must not take
-            // it for a systemd parent of its own. Only with one thread, as
-            // another could read the environment meanwhile.
-            if sys::take_snapshot().is_ok_and(|snapshot| snapshot.threads == 1) {
-                env::remove_var(NOTIFY_SOCKET);
-            }
-        }
+        attach_systemd(systemd.as_deref())?;
         let mut pidfile = self.lock_pidfile()?;
         let confined = pidfile
             .as_mut()
@@ -556,10 +581,71 @@ impl Plan {
         if let Some(pidfile) = pidfile.as_mut() {
             pidfile.close_directory();
         }
+        self.remember(pidfile.as_ref(), systemd);
         if self.readiness == Readiness::Start {
             link::ready();
         }
         Ok(Detached { pidfile })
+    }
+
+    /// The process an upgrade started: no detach, as it is already in the
+    /// daemon's session, and neither chroot nor user, which it inherited.
+    /// The signals are reset, the pipe to the old process becomes its link,
+    /// and its pid goes into the handed pidfile at `ready()`.
+    fn take_over(
+        self,
+        hand_over: Result<HandOver, Error>,
+        systemd: Option<OsString>,
+    ) -> Result<Detached, Error> {
+        let hand_over = hand_over?;
+        let report = File::from(hand_over.report);
+        let taken = (|| {
+            let snapshot = sys::take_snapshot().map_err(Error::CountThreads)?;
+            signals::reset(snapshot.altered_signals)?;
+            attach_systemd(systemd.as_deref())?;
+            match (&self.pidfile, hand_over.pidfile) {
+                (Some(path), Some(locked)) => Ok(Some(Pidfile::adopt(path, locked)?)),
+                (None, None) => Ok(None),
+                _ => Err(Error::HandOver {
+                    reason: "the old process and this one disagree on the pidfile".to_owned(),
+                }),
+            }
+        })();
+        let pidfile = match taken {
+            Ok(pidfile) => pidfile,
+            Err(error) => {
+                // The old process names the reason with the exit status.
+                let _ = Report::NotReady(error.to_string()).write_to(&report);
+                return Err(error);
+            }
+        };
+        if let Some(pidfile) = &pidfile {
+            if let Some(locked) = pidfile.locked_copy() {
+                link::write_pid_at_ready(link::PendingPid {
+                    path: pidfile.path().to_owned(),
+                    locked,
+                });
+            }
+        }
+        let deadline = Instant::now().checked_add(self.ready_timeout);
+        link::attach_launcher(report, deadline);
+        self.remember(pidfile.as_ref(), systemd);
+        if self.readiness == Readiness::Start {
+            link::ready();
+        }
+        Ok(Detached { pidfile })
+    }
+
+    /// What a later upgrade needs: the binary's path and arguments, as they
+    /// were at the start, the locked pidfile's fd, and systemd's socket.
+    fn remember(&self, pidfile: Option<&Pidfile>, notify_socket: Option<OsString>) {
+        upgrade::remember(upgrade::Origin {
+            exe: self.exe.clone(),
+            args: self.args.clone(),
+            pidfile: pidfile.map(Pidfile::locked_fd),
+            ready_timeout: self.ready_timeout,
+            notify_socket,
+        });
     }
 
     /// In the foreground, the chroot (and the workdir inside it) and the

@@ -84,6 +84,20 @@ pub enum Error {
         /// Its pid.
         pid: i32,
     },
+    /// An upgrade is already running.
+    UpgradeRunning,
+    /// The new process of an upgrade could not be started.
+    Spawn {
+        /// The binary.
+        path: PathBuf,
+        /// The OS error.
+        source: Errno,
+    },
+    /// The fds an upgrade handed to this process are not as announced.
+    HandOver {
+        /// What is wrong.
+        reason: String,
+    },
     /// The current directory, needed to resolve a relative path, is unreadable.
     CurrentDir(Errno),
     /// The thread count could not be read (`/proc/self/status` on Linux),
@@ -270,6 +284,11 @@ impl fmt::Display for Error {
                 "stop, status, reload and restart need a pidfile, to find the daemon by"
             ),
             Error::NotRunning => write!(f, "not running"),
+            Error::UpgradeRunning => write!(f, "upgrade: another upgrade is running"),
+            Error::Spawn { path, source } => {
+                write!(f, "upgrade: {}: {}", path.display(), source.desc())
+            }
+            Error::HandOver { reason } => write!(f, "upgrade hand-over: {reason}"),
             Error::NotHolder { path, pid, reason } => write!(
                 f,
                 "pidfile {}: names pid {pid}, {reason}; nothing was signalled",
@@ -454,13 +473,16 @@ impl std::error::Error for Error {
             | Error::Setgroups(e)
             | Error::Setgid { source: e, .. }
             | Error::Setuid { source: e, .. }
-            | Error::Signal { source: e, .. } => Some(e),
+            | Error::Signal { source: e, .. }
+            | Error::Spawn { source: e, .. } => Some(e),
             Error::Umask { .. }
             | Error::EmptyPath { .. }
             | Error::NulByte { .. }
             | Error::UnknownCommand { .. }
             | Error::NoPidfile
             | Error::NotRunning
+            | Error::UpgradeRunning
+            | Error::HandOver { .. }
             | Error::NotHolder { .. }
             | Error::StillAlive { .. }
             | Error::Unsupported { .. }

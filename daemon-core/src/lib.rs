@@ -13,6 +13,7 @@
 //! is compile-checked (FreeBSD, macOS).
 #![deny(missing_docs)]
 
+mod activation;
 mod control;
 mod daemon;
 mod error;
@@ -25,7 +26,9 @@ mod privileges;
 mod report;
 mod signals;
 mod sys;
+mod upgrade;
 
+pub use activation::listeners;
 pub use control::{
     signal_number, Control, IntoControl, Status, Stopped, DEFAULT_RELOAD_SIGNAL,
     DEFAULT_STOP_TIMEOUT,
@@ -38,6 +41,7 @@ pub use fds::close_fds_except;
 pub use link::{not_ready, ready, status};
 pub use logs::reopen_logs;
 pub use privileges::Account;
+pub use upgrade::upgrade;
 
 /// Switches for the tests: make Linux take the portable fallbacks that only
 /// FreeBSD or macOS would. Not public API.

@@ -17,6 +17,47 @@ use nix::poll::PollFlags;
 use crate::report::{self, Report, Sender};
 use crate::sys;
 
+/// After an upgrade: the pidfile to write this process's pid into at [`ready`].
+static PENDING_PID: Mutex<Option<PendingPid>> = Mutex::new(None);
+
+/// The pidfile's path, and a copy of the locked fd, to check that the path
+/// still names the file whose lock this process holds.
+pub(crate) struct PendingPid {
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) locked: File,
+}
+
+impl PendingPid {
+    fn write(self) -> Result<(), String> {
+        use std::io::Write;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let fail = |e: io::Error| format!("pidfile {}: {e}", self.path.display());
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&self.path)
+            .map_err(fail)?;
+        let (held, named) = (
+            self.locked.metadata().map_err(fail)?,
+            file.metadata().map_err(fail)?,
+        );
+        if (held.dev(), held.ino()) != (named.dev(), named.ino()) {
+            return Err(format!(
+                "pidfile {}: no longer the file whose lock was handed over",
+                self.path.display()
+            ));
+        }
+        file.set_len(0).map_err(fail)?;
+        writeln!(file, "{}", std::process::id()).map_err(fail)?;
+        crate::upgrade::note_pid_written();
+        Ok(())
+    }
+}
+
+pub(crate) fn write_pid_at_ready(pending: PendingPid) {
+    *PENDING_PID.lock().unwrap_or_else(PoisonError::into_inner) = Some(pending);
+}
+
 /// The pipe to the launcher, until the first [`ready`].
 static LAUNCHER: Mutex<Option<Sender>> = Mutex::new(None);
 /// systemd's notify socket, when systemd started this process as a
@@ -39,6 +80,18 @@ static SYSTEMD: OnceLock<UnixDatagram> = OnceLock::new();
 /// waiting (in the foreground, with `ready = "start"`, or after the first
 /// call) it does nothing, and returns `true`.
 pub fn ready() -> bool {
+    // After an upgrade, the pid goes into the pidfile first: the old process
+    // lets go once it reads Ready, and the pidfile must name this one then.
+    if let Some(pending) = PENDING_PID
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    {
+        if let Err(reason) = pending.write() {
+            not_ready(reason);
+            return false;
+        }
+    }
     // Out of the lock before the wait: a status line sent meanwhile from
     // another thread finds no launcher and returns at once.
     let launcher = launcher().take();
@@ -122,7 +175,7 @@ fn send_and_wait(report: &Report) -> bool {
 
 /// Sends one assignment of the sd_notify protocol, when systemd listens;
 /// whether it was sent, or nobody listens.
-fn notify_systemd(assignment: &str) -> bool {
+pub(crate) fn notify_systemd(assignment: &str) -> bool {
     match SYSTEMD.get() {
         // A full socket buffer or a systemd gone: the daemon runs on regardless.
         Some(socket) => socket.send(format!("{assignment}\n").as_bytes()).is_ok(),

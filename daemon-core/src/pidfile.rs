@@ -196,9 +196,41 @@ impl Pidfile {
     /// [`Pidfile::remove`], only in the process that wrote its pid there: a
     /// worker forked from the daemon, returning from `main`, leaves it be.
     pub(crate) fn release(self) {
-        if self.written_by == Some(getpid()) {
+        // After an upgrade, the file is the new process's.
+        if crate::upgrade::handed_over() {
+            return;
+        }
+        if self.written_by == Some(getpid()) || crate::upgrade::wrote_pid_at_ready() {
             self.remove();
         }
+    }
+
+    /// The pidfile an upgrade handed over, locked already: `locked` must be
+    /// the file at `path`.
+    pub(crate) fn adopt(path: &Path, locked: OwnedFd) -> Result<Pidfile, Error> {
+        let file = File::from(locked);
+        if !refers_to(&file, path) {
+            return Err(Error::HandOver {
+                reason: format!("the pidfile handed over is not {}", path.display()),
+            });
+        }
+        Ok(Pidfile {
+            path: path.to_owned(),
+            file,
+            writer: None,
+            directory: None,
+            written_by: None,
+        })
+    }
+
+    /// The locked fd, handed to the process an upgrade starts.
+    pub(crate) fn locked_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
+    /// A copy of the locked fd, for the pid write at `ready()` after an upgrade.
+    pub(crate) fn locked_copy(&self) -> Option<File> {
+        self.file.try_clone().ok()
     }
 
     pub(crate) fn path(&self) -> &Path {

@@ -1,0 +1,301 @@
+//! A zero-downtime upgrade: the running daemon starts its binary again, as
+//! found on disk now, hands it its listening sockets, its locked pidfile and
+//! a readiness pipe, and lets go only once the new process is ready.
+//!
+//! The new process does not detach again: it is already in the daemon's
+//! session, and not a session leader. At `ready()` it writes its own pid
+//! into the pidfile, whose lock it holds through the same open file as the
+//! old process, so the lock is never free in between.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::libc;
+use nix::poll::PollFlags;
+
+use crate::activation::UPGRADE_ENV;
+use crate::report::{self, Next, Reader, Report};
+use crate::{sys, Cause, Error};
+
+/// How long a new process that missed its `ready_timeout` gets to exit on SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// What an upgrade needs to know of how the daemon was started.
+#[derive(Debug)]
+pub(crate) struct Origin {
+    /// The binary's path: a binary replaced there since is the one that runs.
+    pub(crate) exe: PathBuf,
+    pub(crate) args: Vec<OsString>,
+    /// The locked pidfile's fd, handed to the new process.
+    pub(crate) pidfile: Option<RawFd>,
+    pub(crate) ready_timeout: Duration,
+    /// systemd's socket, for the new process's `READY=1`.
+    pub(crate) notify_socket: Option<OsString>,
+}
+
+static ORIGIN: OnceLock<Origin> = OnceLock::new();
+static UPGRADING: AtomicBool = AtomicBool::new(false);
+/// Set once a new process took over: this one must not remove the pidfile.
+static HANDED_OVER: AtomicBool = AtomicBool::new(false);
+/// The pid this process wrote into the pidfile at `ready()`, after a take-over.
+static WRITTEN_AT_READY: AtomicI32 = AtomicI32::new(0);
+
+pub(crate) fn remember(origin: Origin) {
+    let _ = ORIGIN.set(origin);
+}
+
+/// Whether a new process took the pidfile over from this one.
+pub(crate) fn handed_over() -> bool {
+    HANDED_OVER.load(Ordering::SeqCst)
+}
+
+/// Whether this process wrote its pid into the pidfile at `ready()`.
+pub(crate) fn wrote_pid_at_ready() -> bool {
+    WRITTEN_AT_READY.load(Ordering::SeqCst) == std::process::id() as i32
+}
+
+pub(crate) fn note_pid_written() {
+    WRITTEN_AT_READY.store(std::process::id() as i32, Ordering::SeqCst);
+}
+
+/// Starts the daemon's binary again, from the path it was started from,
+/// with the same arguments, and hands it `listeners` (each with its name,
+/// by the `sd_listen_fds` protocol), the locked pidfile and a readiness
+/// pipe. Returns the new process's pid once it is ready and has written its
+/// pid into the pidfile: then stop accepting, drain and exit; the pidfile is
+/// the new process's, and this one's exit leaves it.
+///
+/// If the new process exits, panics or misses `ready_timeout` first, it is
+/// stopped (it alone), the pidfile is unchanged, this process serves on,
+/// and the error says why in the launcher's words. One upgrade runs at a
+/// time: a second call meanwhile is [`Error::UpgradeRunning`].
+///
+/// Call it from the daemon, typically on SIGUSR2, from a thread or a task,
+/// never from a signal handler. Under systemd (`Type=notify`), it sends
+/// `MAINPID=` with the new pid, which needs `NotifyAccess=all` in the unit.
+pub fn upgrade(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
+    if UPGRADING.swap(true, Ordering::SeqCst) {
+        return Err(Error::UpgradeRunning);
+    }
+    let outcome = run(listeners);
+    UPGRADING.store(false, Ordering::SeqCst);
+    outcome
+}
+
+fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
+    let origin = ORIGIN.get().ok_or(Error::Unsupported {
+        what: "an upgrade of a process that daemonic did not start",
+    })?;
+    let (report_read, report_write) = sys::cloexec_pipe().map_err(Error::Pipe)?;
+    let child = spawn(origin, listeners, &report_write)?;
+    drop(report_write);
+    let deadline = Instant::now().checked_add(origin.ready_timeout);
+    let pid = child.id();
+    match await_ready(report_read, child, deadline, origin.ready_timeout) {
+        Ok(()) => {
+            HANDED_OVER.store(true, Ordering::SeqCst);
+            crate::link::notify_systemd(&format!("MAINPID={pid}"));
+            Ok(pid)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The new process, with the fds in place: the listeners from 3, then the
+/// pidfile, then the pipe; named in the environment.
+fn spawn(
+    origin: &Origin,
+    listeners: &[(&str, BorrowedFd<'_>)],
+    report: &OwnedFd,
+) -> Result<Child, Error> {
+    let mut sources: Vec<RawFd> = listeners.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
+    let count = sources.len() as RawFd;
+    let pidfile_target = origin.pidfile.map(|_| 3 + count);
+    let report_target = 3 + count + RawFd::from(origin.pidfile.is_some());
+    sources.extend(origin.pidfile);
+    sources.push(report.as_raw_fd());
+    let names: Vec<&str> = listeners.iter().map(|(name, _)| *name).collect();
+    let mut command = Command::new(&origin.exe);
+    if let Some((arg0, rest)) = origin.args.split_first() {
+        command.arg0(arg0).args(rest);
+    }
+    command
+        .env("LISTEN_FDS", count.to_string())
+        .env("LISTEN_FDNAMES", names.join(":"))
+        .env_remove("LISTEN_PID")
+        .env(
+            UPGRADE_ENV,
+            format!(
+                "{},{report_target}",
+                pidfile_target.map_or(String::from("-"), |fd| fd.to_string())
+            ),
+        );
+    if let Some(address) = &origin.notify_socket {
+        command.env("NOTIFY_SOCKET", address);
+    }
+    let first_free = 4 + count + 1;
+    // SAFETY: only async-signal-safe calls (fcntl, dup2, close,
+    // sigprocmask), as a child of a threaded process may make.
+    unsafe {
+        command.pre_exec(move || {
+            // Out of the way first: a source may sit on another's target.
+            let mut moved = [0 as RawFd; 64];
+            if sources.len() > moved.len() {
+                return Err(std::io::Error::from_raw_os_error(libc::EMFILE));
+            }
+            for (i, &source) in sources.iter().enumerate() {
+                let fd = libc::fcntl(source, libc::F_DUPFD, first_free);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                moved[i] = fd;
+            }
+            for (i, &fd) in moved[..sources.len()].iter().enumerate() {
+                // dup2 clears FD_CLOEXEC on the target: these stay open.
+                if libc::dup2(fd, 3 + i as RawFd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    command.spawn().map_err(|e| Error::Spawn {
+        path: origin.exe.clone(),
+        source: sys::io_errno(e),
+    })
+}
+
+/// The launcher's wait, for the new process: its report, its death, or the
+/// deadline, then it alone is stopped.
+fn await_ready(
+    pipe: OwnedFd,
+    mut child: Child,
+    deadline: Option<Instant>,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let mut reader = Reader::new(File::from(pipe)).map_err(|e| Error::Pipe(sys::io_errno(e)))?;
+    let mut cause = None;
+    let late = loop {
+        match reader.next(deadline) {
+            Next::Frame(Report::Ready) => return Ok(()),
+            Next::Frame(Report::Panic(message)) => cause = Some(Cause::Panicked(message)),
+            Next::Frame(Report::NotReady(reason)) => cause = Some(Cause::NotReady(reason)),
+            Next::Frame(Report::Failed(error)) => {
+                stop(&mut child);
+                return Err(error);
+            }
+            // Its status lines have no terminal to go to.
+            Next::Frame(_) => {}
+            Next::Late => break true,
+            Next::Closed | Next::Garbled => break false,
+        }
+    };
+    drop(reader);
+    if !late {
+        if let Some(status) = wait(&mut child, deadline) {
+            return Err(ended(status, cause));
+        }
+    }
+    let stopped = stop(&mut child);
+    Err(Error::ReadyTimeout { timeout, stopped })
+}
+
+/// Stops the new process, its own child, and reaps it: SIGTERM, then SIGKILL.
+fn stop(child: &mut Child) -> bool {
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: plain integers; an unreaped child's pid is its own.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    if wait(child, Some(Instant::now() + STOP_GRACE)).is_some() {
+        return true;
+    }
+    let _ = child.kill();
+    wait(child, Some(Instant::now() + STOP_GRACE)).is_some()
+}
+
+/// The child's exit status, once it has exited, by `deadline` at the latest.
+fn wait(child: &mut Child, deadline: Option<Instant>) -> Option<std::process::ExitStatus> {
+    if let Ok(watch) = sys::exit_watch(nix::unistd::Pid::from_raw(child.id() as i32)) {
+        let _ = report::wait(watch.as_fd(), PollFlags::POLLIN, deadline);
+    }
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn ended(status: std::process::ExitStatus, cause: Option<Cause>) -> Error {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(status), _) => Error::Exited { status, cause },
+        (None, Some(signal)) => match nix::sys::signal::Signal::try_from(signal) {
+            Ok(signal) => Error::Killed { signal, cause },
+            Err(_) => Error::ExitedWithoutStatus { cause },
+        },
+        (None, None) => Error::ExitedWithoutStatus { cause },
+    }
+}
+
+/// In the new process: the fds the old one handed over, from `DAEMONIC_UPGRADE`.
+pub(crate) struct HandOver {
+    pub(crate) pidfile: Option<OwnedFd>,
+    pub(crate) report: OwnedFd,
+}
+
+/// Reads and removes the hand-over's variable; `None` when this process was
+/// not started by an upgrade.
+pub(crate) fn take_hand_over(
+    single_threaded: impl FnOnce() -> bool,
+) -> Option<Result<HandOver, Error>> {
+    let value = std::env::var(UPGRADE_ENV).ok()?;
+    if single_threaded() {
+        std::env::remove_var(UPGRADE_ENV);
+    }
+    let parsed = value.split_once(',').and_then(|(pidfile, report)| {
+        let pidfile = match pidfile {
+            "-" => None,
+            fd => Some(fd.parse::<RawFd>().ok()?),
+        };
+        Some((pidfile, report.parse::<RawFd>().ok()?))
+    });
+    let Some((pidfile, report)) = parsed else {
+        return Some(Err(Error::HandOver {
+            reason: format!("{UPGRADE_ENV}={value:?} is not two fds"),
+        }));
+    };
+    let open = |fd: RawFd| -> Result<OwnedFd, Error> {
+        // SAFETY: F_SETFD only sets a flag, on a number checked to be open.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+            return Err(Error::HandOver {
+                reason: format!("fd {fd}: {}", Errno::last().desc()),
+            });
+        }
+        // SAFETY: handed over to this process, and owned by nothing else here.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    Some((|| {
+        Ok(HandOver {
+            pidfile: pidfile.map(open).transpose()?,
+            report: open(report)?,
+        })
+    })())
+}
