@@ -92,6 +92,9 @@ pub fn ready() -> bool {
             return false;
         }
     }
+    // systemd first: after an upgrade, the old process sends MAINPID= once
+    // it reads Ready, and systemd then has READY=1 from the new one already.
+    let notified = notify_systemd("READY=1");
     // Out of the lock before the wait: a status line sent meanwhile from
     // another thread finds no launcher and returns at once.
     let launcher = launcher().take();
@@ -99,7 +102,7 @@ pub fn ready() -> bool {
         Some(mut sender) => sender.flush_until(&Report::Ready),
         None => true,
     };
-    notify_systemd("READY=1") && delivered
+    notified && delivered
 }
 
 /// Sends one line to the launcher, which prints it on its own stdout, such

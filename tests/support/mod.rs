@@ -141,6 +141,12 @@ impl Sandbox {
         Running::spawn(command).wait()
     }
 
+    /// The token's variable, as `NAME=VALUE`, for a program that passes on
+    /// only the environment it is told to (`systemd-socket-activate -E`).
+    pub fn token_assignment(&self) -> String {
+        format!("{TOKEN_VAR}={}", self.token)
+    }
+
     /// Live processes this sandbox started (launchers, forks and daemons).
     pub fn processes(&self) -> Vec<i32> {
         let needle = format!("{TOKEN_VAR}={}", self.token);

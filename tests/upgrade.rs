@@ -1,0 +1,271 @@
+//! Sockets that outlive a process: the zero-downtime upgrade of
+//! `examples/upgrade.rs` under a client's load, its failures, and systemd's
+//! socket activation, all observed from outside.
+// Linux only: these tests read /proc/<pid> to see the daemon from outside.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::fs;
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use support::{alive, daemon_pid, pid_in, wait_for_line, wait_until, Running, Sandbox, EXIT};
+
+/// The example copied into the sandbox as `app`, the path upgrades start.
+struct App {
+    path: PathBuf,
+    pidfile: PathBuf,
+    log: PathBuf,
+}
+
+fn app(sandbox: &Sandbox) -> App {
+    let path = sandbox.copy_binary("upgrade", "app");
+    App {
+        path,
+        pidfile: sandbox.path("app.pid"),
+        log: sandbox.path("app.log"),
+    }
+}
+
+impl App {
+    fn command(&self, sandbox: &Sandbox, ready_timeout: &str) -> std::process::Command {
+        let mut command = sandbox.command_for(&self.path);
+        command
+            .env("APP_PIDFILE", &self.pidfile)
+            .env("APP_LOG", &self.log)
+            .env("APP_READY_TIMEOUT", ready_timeout);
+        command
+    }
+
+    /// Starts it detached; its pid and address.
+    fn start(&self, sandbox: &Sandbox, ready_timeout: &str) -> (i32, String) {
+        let launch = Running::spawn(self.command(sandbox, ready_timeout)).wait();
+        let pid = daemon_pid(&launch, &self.pidfile);
+        let addr = launch
+            .stdout
+            .strip_prefix("addr: ")
+            .and_then(|rest| rest.strip_suffix('\n'))
+            .unwrap_or_else(|| panic!("no addr: {launch:?}"))
+            .to_owned();
+        (pid, addr)
+    }
+
+    /// Puts `script` at the binary's path, by a rename, as an install does.
+    fn replace_with(&self, sandbox: &Sandbox, script: &str) {
+        let new = sandbox.path("app.new");
+        fs::write(&new, script).unwrap();
+        fs::set_permissions(&new, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::rename(&new, &self.path).unwrap();
+    }
+
+    /// v2: the same build, told its version, at the binary's path.
+    fn install_v2(&self, sandbox: &Sandbox) {
+        let real = sandbox.path("app-v2");
+        fs::copy(&self.path, &real).unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o755)).unwrap();
+        let script = format!("#!/bin/sh\nAPP_VERSION=2 exec {} \"$@\"\n", real.display());
+        self.replace_with(sandbox, &script);
+    }
+}
+
+/// One connection's answer, such as `v1 pid 4242`.
+fn ask(addr: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(EXIT))?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer.trim_end().to_owned())
+}
+
+#[test]
+fn an_upgrade_under_load_refuses_no_connection_and_hands_the_pidfile_over() {
+    let sandbox = Sandbox::new();
+    let app = app(&sandbox);
+    let (old, addr) = app.start(&sandbox, "30");
+    let mut answers = Vec::new();
+    let mut failures = Vec::new();
+    let started = Instant::now();
+    for i in 0..2000 {
+        if i == 1000 {
+            app.install_v2(&sandbox);
+            kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+        }
+        match ask(&addr) {
+            Ok(answer) if !answer.is_empty() => answers.push(answer),
+            Ok(_) => failures.push(format!("{i}: no answer")),
+            Err(e) => failures.push(format!("{i}: {e}")),
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(failures, Vec::<String>::new(), "over {elapsed:?}");
+    assert_eq!(answers.len(), 2000);
+    assert!(answers[0].starts_with("v1 "), "{}", answers[0]);
+    let new = pid_in(&app.pidfile);
+    assert_ne!(new, old);
+    assert_eq!(answers[1999], format!("v2 pid {new}"));
+    assert!(wait_until(EXIT, || !alive(old)), "the old process stayed");
+    assert!(alive(new));
+    // A second start is refused, naming the new pid.
+    let second = Running::spawn(app.command(&sandbox, "30")).wait();
+    assert_eq!(second.status.code(), Some(1));
+    assert_eq!(
+        second.stderr,
+        format!(
+            "daemonic: pidfile {}: already running (pid {new})\n",
+            app.pidfile.display()
+        )
+    );
+    // After kill -9 of the new one, the next start takes the pidfile over.
+    kill(Pid::from_raw(new), Signal::SIGKILL).unwrap();
+    assert!(wait_until(EXIT, || !alive(new)));
+    let (next, _) = app.start(&sandbox, "30");
+    assert!(alive(next) && next != new);
+}
+
+#[test]
+fn a_new_build_that_exits_before_ready_leaves_the_old_one_serving() {
+    let sandbox = Sandbox::new();
+    let app = app(&sandbox);
+    let (old, addr) = app.start(&sandbox, "30");
+    app.replace_with(&sandbox, "#!/bin/sh\nexit 3\n");
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let line = wait_for_line(&app.log, "upgrade failed: ");
+    assert_eq!(
+        line,
+        "upgrade failed: the daemon exited with status 3 before it was ready; serving on"
+    );
+    assert_eq!(ask(&addr).unwrap(), format!("v1 pid {old}"));
+    assert_eq!(pid_in(&app.pidfile), old, "the pidfile changed");
+    assert!(
+        wait_until(EXIT, || sandbox.processes() == [old]),
+        "left behind: {:?}",
+        sandbox.processes()
+    );
+}
+
+#[test]
+fn a_new_build_that_is_never_ready_is_stopped_at_the_timeout() {
+    let sandbox = Sandbox::new();
+    let app = app(&sandbox);
+    let (old, addr) = app.start(&sandbox, "1");
+    app.replace_with(&sandbox, "#!/bin/sh\nexec sleep 1000\n");
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let line = wait_for_line(&app.log, "upgrade failed: ");
+    assert_eq!(
+        line,
+        "upgrade failed: the daemon was not ready after 1s, so it was stopped; serving on"
+    );
+    assert_eq!(ask(&addr).unwrap(), format!("v1 pid {old}"));
+    assert_eq!(pid_in(&app.pidfile), old);
+    assert!(
+        wait_until(EXIT, || sandbox.processes() == [old]),
+        "left behind: {:?}",
+        sandbox.processes()
+    );
+}
+
+/// systemd (`Type=notify`): the old process sends `MAINPID=` with the new
+/// pid, and the new one `READY=1`, on the test's own notify socket.
+#[test]
+fn under_systemd_the_upgrade_sends_mainpid_and_the_new_process_ready() {
+    let sandbox = Sandbox::new();
+    let app = app(&sandbox);
+    let socket_path = sandbox.path("notify.sock");
+    let systemd = UnixDatagram::bind(&socket_path).unwrap();
+    systemd.set_read_timeout(Some(EXIT)).unwrap();
+    let mut command = app.command(&sandbox, "30");
+    command.env("NOTIFY_SOCKET", &socket_path);
+    let service = Running::spawn(command);
+    let received = |systemd: &UnixDatagram| {
+        let mut buf = [0u8; 4096];
+        let len = systemd.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    };
+    while received(&systemd) != "READY=1\n" {}
+    app.install_v2(&sandbox);
+    kill(Pid::from_raw(service.pid), Signal::SIGUSR2).unwrap();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|m: &String| m.starts_with("MAINPID=")) {
+        seen.push(received(&systemd));
+    }
+    let new = pid_in(&app.pidfile);
+    assert!(seen.contains(&"READY=1\n".to_owned()), "{seen:?}");
+    assert_eq!(seen.last().unwrap(), &format!("MAINPID={new}\n"));
+    // The old process exits; the new one holds its stdio until stopped.
+    assert!(wait_until(EXIT, || !alive(service.pid)));
+    kill(Pid::from_raw(new), Signal::SIGTERM).unwrap();
+    assert!(service.wait().status.success());
+}
+
+/// `systemd-socket-activate` hands the example its listening socket, in the
+/// foreground and with the double fork; it serves on it, binding none.
+#[test]
+fn a_real_socket_activator_hands_its_socket_over() {
+    if std::process::Command::new("systemd-socket-activate")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            b"skipped a_real_socket_activator_hands_its_socket_over: it needs systemd-socket-activate\n",
+        );
+        return;
+    }
+    for foreground in [true, false] {
+        let sandbox = Sandbox::new();
+        let app = app(&sandbox);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut activator = sandbox.command_for("systemd-socket-activate");
+        // It passes on only the variables it is given with -E.
+        let pass = |name: &str, value: &Path| format!("{name}={}", value.display());
+        activator
+            .args(["-l", &addr, "--fdname=http"])
+            .args(["-E", &sandbox.token_assignment()])
+            .args(["-E", &pass("APP_PIDFILE", &app.pidfile)])
+            .args(["-E", &pass("APP_LOG", &app.log)])
+            // Told to bind elsewhere: it must not.
+            .args(["-E", "APP_ADDR=127.0.0.1:1"]);
+        if foreground {
+            activator.args(["-E", "DAEMONIC_FOREGROUND=1"]);
+        }
+        activator.arg(&app.path);
+        let _activator = Running::spawn(activator);
+        // The activator listens now; the first connection starts the program.
+        let answer = (|| {
+            let deadline = Instant::now() + EXIT;
+            loop {
+                match ask(&addr) {
+                    Ok(answer) => return answer,
+                    Err(_) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })();
+        let pid = pid_in(&app.pidfile);
+        assert_eq!(answer, format!("v1 pid {pid}"), "foreground: {foreground}");
+        let log = fs::read_to_string(&app.log).unwrap_or_default();
+        let serving = format!("serving {addr}");
+        assert!(
+            foreground || log.contains(&serving),
+            "the daemon did not serve the handed socket: {log:?}"
+        );
+        kill(Pid::from_raw(pid), Signal::SIGTERM).unwrap();
+        assert!(wait_until(EXIT, || !alive(pid)));
+    }
+}
