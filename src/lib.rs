@@ -122,7 +122,7 @@ pub use daemonic_core::{
     close_fds_except, listeners, not_ready, ready, reopen_logs, signal_number, status, upgrade,
     Account, Cause, Control, Daemon, Detached, Error, IntoControl, Readiness, Status, Stopped,
     DEFAULT_READY_TIMEOUT, DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT, DEFAULT_UMASK,
-    FOREGROUND_ENV,
+    DEFAULT_UPGRADE_SIGNAL, FOREGROUND_ENV,
 };
 pub use daemonic_macro::daemon;
 
@@ -197,6 +197,18 @@ pub mod __private {
                     println!("not running");
                     std::process::exit(7)
                 }
+                Err(error) => fail(error, 4),
+            },
+            Control::Upgrade => match daemon.request_upgrade() {
+                Ok((old, new)) => {
+                    println!("upgraded (pid {old} to {new})");
+                    std::process::exit(0)
+                }
+                Err(Error::NotRunning) => {
+                    println!("not running");
+                    std::process::exit(7)
+                }
+                Err(error @ Error::NotUpgraded { .. }) => fail(error, 1),
                 Err(error) => fail(error, 4),
             },
             Control::Restart => {

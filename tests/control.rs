@@ -229,7 +229,7 @@ fn an_unknown_command_names_the_commands_and_exits_2() {
     assert_eq!(answer.status.code(), Some(2));
     assert_eq!(
         answer.stderr,
-        "daemonic: unknown command \"strat\"; the commands are start, stop, status, reload and restart\n"
+        "daemonic: unknown command \"strat\"; the commands are start, stop, status, reload, restart and upgrade\n"
     );
     assert!(!pidfile.exists());
     assert!(sandbox.wait_all_gone(EXIT));

@@ -269,3 +269,32 @@ fn a_real_socket_activator_hands_its_socket_over() {
         assert!(wait_until(EXIT, || !alive(pid)));
     }
 }
+
+/// `app upgrade`: the signal, then a wait until a new pid holds the pidfile.
+#[test]
+fn the_upgrade_command_waits_for_the_new_process_to_hold_the_pidfile() {
+    let sandbox = Sandbox::new();
+    let app = app(&sandbox);
+    let (old, addr) = app.start(&sandbox, "30");
+    app.install_v2(&sandbox);
+    let mut upgrade = app.command(&sandbox, "30");
+    upgrade.arg("upgrade");
+    let answer = Running::spawn(upgrade).wait();
+    let new = pid_in(&app.pidfile);
+    assert_eq!(
+        answer.stdout,
+        format!("upgraded (pid {old} to {new})\n"),
+        "{answer:?}"
+    );
+    assert_eq!(answer.status.code(), Some(0));
+    assert_eq!(ask(&addr).unwrap(), format!("v2 pid {new}"));
+    kill(Pid::from_raw(new), Signal::SIGTERM).unwrap();
+    assert!(wait_until(EXIT, || !alive(new)));
+    let mut upgrade = app.command(&sandbox, "30");
+    upgrade.arg("upgrade");
+    let answer = Running::spawn(upgrade).wait();
+    assert_eq!(
+        (answer.status.code(), answer.stdout.as_str()),
+        (Some(7), "not running\n")
+    );
+}

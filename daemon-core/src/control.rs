@@ -32,6 +32,9 @@ pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The signal `reload` sends, by default.
 pub const DEFAULT_RELOAD_SIGNAL: i32 = libc::SIGHUP;
 
+/// The signal `upgrade` sends, by default, as nginx takes it.
+pub const DEFAULT_UPGRADE_SIGNAL: i32 = libc::SIGUSR2;
+
 /// The number of a signal named `SIGHUP` or `HUP` (any case), as the
 /// `reload_signal` option takes it.
 pub fn signal_number(name: &str) -> Option<i32> {
@@ -67,16 +70,21 @@ pub enum Control {
     Reload,
     /// Stop it, then start again in the same run.
     Restart,
+    /// Send it `upgrade_signal` (SIGUSR2 by default), on which it calls
+    /// [`upgrade`](crate::upgrade), and wait until the pidfile names a new
+    /// pid that holds the lock.
+    Upgrade,
 }
 
 impl Control {
     /// Every command, in the order the messages name them.
-    pub const ALL: [Control; 5] = [
+    pub const ALL: [Control; 6] = [
         Control::Start,
         Control::Stop,
         Control::Status,
         Control::Reload,
         Control::Restart,
+        Control::Upgrade,
     ];
 
     /// The command's word, as it is typed.
@@ -87,6 +95,7 @@ impl Control {
             Control::Status => "status",
             Control::Reload => "reload",
             Control::Restart => "restart",
+            Control::Upgrade => "upgrade",
         }
     }
 }

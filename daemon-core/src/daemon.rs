@@ -16,7 +16,9 @@ use nix::sys::stat::{umask, Mode};
 use nix::unistd::{chdir, chroot, fork, getpid, setsid, ForkResult};
 
 use crate::activation;
-use crate::control::{self, Status, Stopped, DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT};
+use crate::control::{
+    self, Status, Stopped, DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT, DEFAULT_UPGRADE_SIGNAL,
+};
 use crate::launcher::Handover;
 use crate::pidfile::{Pidfile, Writers};
 use crate::privileges::{self, Account, Credentials};
@@ -82,6 +84,7 @@ pub struct Daemon {
     keep_fds: Vec<RawFd>,
     stop_timeout: Duration,
     reload_signal: i32,
+    upgrade_signal: i32,
 }
 
 impl Default for Daemon {
@@ -101,6 +104,7 @@ impl Default for Daemon {
             keep_fds: Vec::new(),
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             reload_signal: DEFAULT_RELOAD_SIGNAL,
+            upgrade_signal: DEFAULT_UPGRADE_SIGNAL,
         }
     }
 }
@@ -242,6 +246,43 @@ impl Daemon {
         match control::find(&self.control_pidfile()?)? {
             (_, Some(holder)) => holder.signal(signal).map(|()| holder.pid()),
             (_, None) => Err(Error::NotRunning),
+        }
+    }
+
+    /// The signal [`Daemon::request_upgrade`] sends; SIGUSR2 by default.
+    pub fn upgrade_signal(mut self, signal: i32) -> Self {
+        self.upgrade_signal = signal;
+        self
+    }
+
+    /// Asks the running daemon to upgrade itself: sends it the
+    /// `upgrade_signal`, on which it is to call [`upgrade`](crate::upgrade),
+    /// and waits until the pidfile names a new pid that holds the lock, for
+    /// the `ready_timeout` and five seconds more. The old pid and the new.
+    pub fn request_upgrade(&self) -> Result<(u32, u32), Error> {
+        let path = self.control_pidfile()?;
+        let old = match control::find(&path)? {
+            (_, Some(holder)) => {
+                holder.signal(self.upgrade_signal)?;
+                holder.pid()
+            }
+            (_, None) => return Err(Error::NotRunning),
+        };
+        let timeout = self.ready_timeout.saturating_add(Duration::from_secs(5));
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            if let Ok((Status::Running { pid }, _)) = control::find(&path) {
+                if pid != old {
+                    return Ok((old, pid));
+                }
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Err(Error::NotUpgraded {
+                    pid: old as i32,
+                    timeout,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 

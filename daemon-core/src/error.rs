@@ -86,6 +86,14 @@ pub enum Error {
     },
     /// An upgrade is already running.
     UpgradeRunning,
+    /// `upgrade` signalled the daemon, and no new process held the pidfile
+    /// by the timeout.
+    NotUpgraded {
+        /// The daemon signalled.
+        pid: i32,
+        /// How long it waited.
+        timeout: Duration,
+    },
     /// The new process of an upgrade could not be started.
     Spawn {
         /// The binary.
@@ -277,7 +285,8 @@ impl fmt::Display for Error {
             Error::EmptyPath { option } => write!(f, "{option}: the path is empty"),
             Error::UnknownCommand { word } => write!(
                 f,
-                "unknown command {word:?}; the commands are start, stop, status, reload and restart"
+                "unknown command {word:?}; the commands are start, stop, status, reload, restart \
+             and upgrade"
             ),
             Error::NoPidfile => write!(
                 f,
@@ -285,6 +294,11 @@ impl fmt::Display for Error {
             ),
             Error::NotRunning => write!(f, "not running"),
             Error::UpgradeRunning => write!(f, "upgrade: another upgrade is running"),
+            Error::NotUpgraded { pid, timeout } => write!(
+                f,
+                "upgrade: pid {pid} was signalled, and no new process held the pidfile after {}s",
+                timeout.as_secs_f64()
+            ),
             Error::Spawn { path, source } => {
                 write!(f, "upgrade: {}: {}", path.display(), source.desc())
             }
@@ -482,6 +496,7 @@ impl std::error::Error for Error {
             | Error::NoPidfile
             | Error::NotRunning
             | Error::UpgradeRunning
+            | Error::NotUpgraded { .. }
             | Error::HandOver { .. }
             | Error::NotHolder { .. }
             | Error::StillAlive { .. }

@@ -31,7 +31,7 @@ mod upgrade;
 pub use activation::listeners;
 pub use control::{
     signal_number, Control, IntoControl, Status, Stopped, DEFAULT_RELOAD_SIGNAL,
-    DEFAULT_STOP_TIMEOUT,
+    DEFAULT_STOP_TIMEOUT, DEFAULT_UPGRADE_SIGNAL,
 };
 pub use daemon::{
     Daemon, Detached, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,

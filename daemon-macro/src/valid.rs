@@ -50,12 +50,12 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
         },
         (Key::Umask, _) => wrong("an integer, such as `umask = 0o027`"),
         (Key::Control, Lit::Str(word)) => match word.value().as_str() {
-            "start" | "stop" | "status" | "reload" | "restart" => Ok(()),
+            "start" | "stop" | "status" | "reload" | "restart" | "upgrade" => Ok(()),
             other => Err(Error::new_spanned(
                 word,
                 format!(
-                    "unknown command {other:?}; the commands are start, stop, status, reload \
-                     and restart"
+                    "unknown command {other:?}; the commands are start, stop, status, reload, \
+                     restart and upgrade"
                 ),
             )),
         },
