@@ -112,6 +112,12 @@
 //! checked again, and its holder checked, so a reused pid or a lying daemon
 //! is never signalled. See [`Daemon::status`], [`Daemon::stop`] and the README.
 //!
+//! # Sockets and upgrades
+//!
+//! [`listeners()`] returns the sockets handed down by systemd's socket
+//! activation or by an upgrade; [`upgrade()`] starts the binary again, hands
+//! it the listeners and the locked pidfile, and returns once it is ready.
+//!
 //! # Without the attribute
 //!
 //! [`Daemon`] is the same sequence as a builder, and [`Daemon::start`]
