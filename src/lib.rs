@@ -175,6 +175,11 @@ pub mod __private {
             eprintln!("daemonic: {error}");
             std::process::exit(code)
         };
+        // Started by an upgrade: it takes over, whatever its arguments say
+        // (`restart`, say, which would stop the very process handing over).
+        if daemonic_core::is_hand_over() {
+            return detach(daemon);
+        }
         let command = command.unwrap_or_else(|error| fail(error, 2));
         let stopped = |daemon: &Daemon| match daemon.stop() {
             Ok(stopped) => stopped,

@@ -298,3 +298,48 @@ fn the_upgrade_command_waits_for_the_new_process_to_hold_the_pidfile() {
         (Some(7), "not running\n")
     );
 }
+
+/// A daemon started by `restart` upgrades like any other: the new process,
+/// started with the same arguments, takes over instead of restarting.
+#[test]
+fn a_daemon_started_by_restart_upgrades_too() {
+    let sandbox = Sandbox::new();
+    let app = app(&sandbox);
+    let mut restart = app.command(&sandbox, "30");
+    restart.arg("restart");
+    let launch = Running::spawn(restart).wait();
+    let old = daemon_pid(&launch, &app.pidfile);
+    let addr = launch
+        .stdout
+        .trim()
+        .strip_prefix("addr: ")
+        .unwrap()
+        .to_owned();
+    app.install_v2(&sandbox);
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    assert!(wait_until(EXIT, || !alive(old)), "the old process stayed");
+    let new = pid_in(&app.pidfile);
+    assert_eq!(ask(&addr).unwrap(), format!("v2 pid {new}"));
+}
+
+/// The old process dies while the new one is not ready yet: the new one
+/// goes with it, rather than hold the lock and the socket for nobody.
+#[test]
+fn if_the_old_process_dies_mid_upgrade_the_new_one_does_not_linger() {
+    let sandbox = Sandbox::new();
+    let app = app(&sandbox);
+    let (old, _) = app.start(&sandbox, "30");
+    app.replace_with(&sandbox, "#!/bin/sh\nexec sleep 1000\n");
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    assert!(
+        wait_until(EXIT, || sandbox.processes().len() == 2),
+        "no new process: {:?}",
+        sandbox.processes()
+    );
+    kill(Pid::from_raw(old), Signal::SIGKILL).unwrap();
+    assert!(
+        sandbox.wait_all_gone(EXIT),
+        "left behind: {:?}",
+        sandbox.processes()
+    );
+}

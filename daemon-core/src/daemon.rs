@@ -461,7 +461,7 @@ impl Daemon {
                             Readiness::Start => drop(Report::Ready.write_to(&report)),
                             Readiness::Notify => link::attach_launcher(report, deadline),
                         }
-                        plan.remember(pidfile.as_ref(), None);
+                        plan.remember(pidfile.as_ref(), None, true);
                         Ok(Detached { pidfile })
                     }
                     Err(error) => {
@@ -622,7 +622,7 @@ impl Plan {
         if let Some(pidfile) = pidfile.as_mut() {
             pidfile.close_directory();
         }
-        self.remember(pidfile.as_ref(), systemd);
+        self.remember(pidfile.as_ref(), systemd, false);
         if self.readiness == Readiness::Start {
             link::ready();
         }
@@ -640,6 +640,7 @@ impl Plan {
     ) -> Result<Detached, Error> {
         let hand_over = hand_over?;
         let report = File::from(hand_over.report);
+        let detached = hand_over.detached;
         let taken = (|| {
             let snapshot = sys::take_snapshot().map_err(Error::CountThreads)?;
             signals::reset(snapshot.altered_signals)?;
@@ -660,17 +661,19 @@ impl Plan {
                 return Err(error);
             }
         };
-        if let Some(pidfile) = &pidfile {
-            if let Some(locked) = pidfile.locked_copy() {
-                link::write_pid_at_ready(link::PendingPid {
-                    path: pidfile.path().to_owned(),
-                    locked,
-                });
-            }
+        let pending = pidfile.as_ref().and_then(|pidfile| {
+            Some(link::PendingPid {
+                path: pidfile.path().to_owned(),
+                locked: pidfile.locked_copy()?,
+            })
+        });
+        link::take_over_at_ready(pending);
+        if hand_over.detached {
+            logs::remember(self.stdout.clone(), self.stderr.clone());
         }
         let deadline = Instant::now().checked_add(self.ready_timeout);
         link::attach_launcher(report, deadline);
-        self.remember(pidfile.as_ref(), systemd);
+        self.remember(pidfile.as_ref(), systemd, detached);
         if self.readiness == Readiness::Start {
             link::ready();
         }
@@ -679,11 +682,13 @@ impl Plan {
 
     /// What a later upgrade needs: the binary's path and arguments, as they
     /// were at the start, the locked pidfile's fd, and systemd's socket.
-    fn remember(&self, pidfile: Option<&Pidfile>, notify_socket: Option<OsString>) {
+    fn remember(&self, pidfile: Option<&Pidfile>, notify_socket: Option<OsString>, detached: bool) {
         upgrade::remember(upgrade::Origin {
             exe: self.exe.clone(),
             args: self.args.clone(),
             pidfile: pidfile.map(Pidfile::locked_fd),
+            pidfile_path: pidfile.map(|pidfile| pidfile.path().to_owned()),
+            detached,
             ready_timeout: self.ready_timeout,
             notify_socket,
         });

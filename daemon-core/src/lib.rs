@@ -43,6 +43,9 @@ pub use logs::reopen_logs;
 pub use privileges::Account;
 pub use upgrade::upgrade;
 
+#[doc(hidden)]
+pub use upgrade::is_hand_over;
+
 /// Switches for the tests: make Linux take the portable fallbacks that only
 /// FreeBSD or macOS would. Not public API.
 #[doc(hidden)]

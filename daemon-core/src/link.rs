@@ -17,8 +17,9 @@ use nix::poll::PollFlags;
 use crate::report::{self, Report, Sender};
 use crate::sys;
 
-/// After an upgrade: the pidfile to write this process's pid into at [`ready`].
-static PENDING_PID: Mutex<Option<PendingPid>> = Mutex::new(None);
+/// After an upgrade, until [`ready`]: `Some`, with the pidfile to write this
+/// process's pid into, if there is one.
+static TAKE_OVER: Mutex<Option<Option<PendingPid>>> = Mutex::new(None);
 
 /// The pidfile's path, and a copy of the locked fd, to check that the path
 /// still names the file whose lock this process holds.
@@ -54,8 +55,8 @@ impl PendingPid {
     }
 }
 
-pub(crate) fn write_pid_at_ready(pending: PendingPid) {
-    *PENDING_PID.lock().unwrap_or_else(PoisonError::into_inner) = Some(pending);
+pub(crate) fn take_over_at_ready(pending: Option<PendingPid>) {
+    *TAKE_OVER.lock().unwrap_or_else(PoisonError::into_inner) = Some(pending);
 }
 
 /// The pipe to the launcher, until the first [`ready`].
@@ -82,15 +83,18 @@ static SYSTEMD: OnceLock<UnixDatagram> = OnceLock::new();
 pub fn ready() -> bool {
     // After an upgrade, the pid goes into the pidfile first: the old process
     // lets go once it reads Ready, and the pidfile must name this one then.
-    if let Some(pending) = PENDING_PID
+    if let Some(pending) = TAKE_OVER
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .take()
     {
-        if let Err(reason) = pending.write() {
+        if let Err(reason) = pending.map_or(Ok(()), PendingPid::write) {
+            // Not the daemon, then: the old process serves on.
             not_ready(reason);
-            return false;
+            std::process::exit(1)
         }
+        // Ready now: the old process may exit without taking this one along.
+        sys::set_parent_death_signal(0);
     }
     // systemd first: after an upgrade, the old process sends MAINPID= once
     // it reads Ready, and systemd then has READY=1 from the new one already.

@@ -200,7 +200,15 @@ impl Pidfile {
         if crate::upgrade::handed_over() {
             return;
         }
-        if self.written_by == Some(getpid()) || crate::upgrade::wrote_pid_at_ready() {
+        let me = getpid();
+        // And only while it names this process: an upgrade's new process
+        // may have written its own between its ready() and our hearing of it.
+        let names_me = || {
+            let mut buf = [0u8; 32];
+            let len = self.file.read_at(&mut buf, 0).unwrap_or(0);
+            std::str::from_utf8(&buf[..len]).is_ok_and(|text| text.trim() == me.to_string())
+        };
+        if (self.written_by == Some(me) || crate::upgrade::wrote_pid_at_ready()) && names_me() {
             self.remove();
         }
     }

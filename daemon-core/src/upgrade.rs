@@ -35,8 +35,12 @@ pub(crate) struct Origin {
     /// The binary's path: a binary replaced there since is the one that runs.
     pub(crate) exe: PathBuf,
     pub(crate) args: Vec<OsString>,
-    /// The locked pidfile's fd, handed to the new process.
+    /// The locked pidfile's fd, handed to the new process, and its path.
     pub(crate) pidfile: Option<RawFd>,
+    pub(crate) pidfile_path: Option<PathBuf>,
+    /// Whether this process detached (its stdio on the log files), or runs
+    /// in the foreground; the new process is as this one.
+    pub(crate) detached: bool,
     pub(crate) ready_timeout: Duration,
     /// systemd's socket, for the new process's `READY=1`.
     pub(crate) notify_socket: Option<OsString>,
@@ -83,7 +87,7 @@ pub(crate) fn note_pid_written() {
 /// never from a signal handler. Under systemd (`Type=notify`), it sends
 /// `MAINPID=` with the new pid, which needs `NotifyAccess=all` in the unit.
 pub fn upgrade(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
-    if UPGRADING.swap(true, Ordering::SeqCst) {
+    if handed_over() || UPGRADING.swap(true, Ordering::SeqCst) {
         return Err(Error::UpgradeRunning);
     }
     let outcome = run(listeners);
@@ -106,8 +110,42 @@ fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
             crate::link::notify_systemd(&format!("MAINPID={pid}"));
             Ok(pid)
         }
-        Err(error) => Err(error),
+        Err(error) => {
+            // A new process stopped just after it wrote its pid: the file
+            // names this one again.
+            if let (Some(path), Some(locked)) = (&origin.pidfile_path, origin.pidfile) {
+                reclaim_pidfile(path, locked, pid);
+            }
+            Err(error)
+        }
     }
+}
+
+/// Writes this process's pid back into the pidfile if it names `stopped`,
+/// through the path, checked to be the locked file.
+fn reclaim_pidfile(path: &std::path::Path, locked: RawFd, stopped: u32) {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let Ok(mut file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return;
+    };
+    // SAFETY: a borrowed view of the locked fd, which this process keeps open.
+    let locked = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(locked) });
+    let same = match (locked.metadata(), file.metadata()) {
+        (Ok(held), Ok(named)) => (held.dev(), held.ino()) == (named.dev(), named.ino()),
+        _ => false,
+    };
+    let mut text = String::new();
+    if !same || file.read_to_string(&mut text).is_err() || text.trim() != stopped.to_string() {
+        return;
+    }
+    let _ = file.set_len(0).and_then(|()| file.rewind());
+    let _ = writeln!(file, "{}", std::process::id());
 }
 
 /// The new process, with the fds in place: the listeners from 3, then the
@@ -124,6 +162,11 @@ fn spawn(
     sources.extend(origin.pidfile);
     sources.push(report.as_raw_fd());
     let names: Vec<&str> = listeners.iter().map(|(name, _)| *name).collect();
+    if sources.len() > 64 {
+        return Err(Error::HandOver {
+            reason: format!("{} fds to hand over; at most 64", sources.len()),
+        });
+    }
     let mut command = Command::new(&origin.exe);
     if let Some((arg0, rest)) = origin.args.split_first() {
         command.arg0(arg0).args(rest);
@@ -135,8 +178,10 @@ fn spawn(
         .env(
             UPGRADE_ENV,
             format!(
-                "{},{report_target}",
-                pidfile_target.map_or(String::from("-"), |fd| fd.to_string())
+                "{},{report_target},{},{}",
+                pidfile_target.map_or(String::from("-"), |fd| fd.to_string()),
+                std::process::id(),
+                u8::from(origin.detached),
             ),
         );
     if let Some(address) = &origin.notify_socket {
@@ -166,6 +211,10 @@ fn spawn(
                 }
                 libc::close(fd);
             }
+            // If this process dies before the new one is ready, so does the
+            // new one, which would otherwise hold the lock and the sockets
+            // with nobody to hand them to. Cleared at its ready().
+            sys::set_parent_death_signal(libc::SIGKILL);
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
@@ -259,6 +308,14 @@ fn ended(status: std::process::ExitStatus, cause: Option<Cause>) -> Error {
 pub(crate) struct HandOver {
     pub(crate) pidfile: Option<OwnedFd>,
     pub(crate) report: OwnedFd,
+    /// Whether the old process was detached: then stdio is on the log files.
+    pub(crate) detached: bool,
+}
+
+/// Whether this process was started by an upgrade, to take over: then it
+/// runs no `control` command, whatever its arguments say.
+pub fn is_hand_over() -> bool {
+    std::env::var_os(UPGRADE_ENV).is_some()
 }
 
 /// Reads and removes the hand-over's variable; `None` when this process was
@@ -270,18 +327,34 @@ pub(crate) fn take_hand_over(
     if single_threaded() {
         std::env::remove_var(UPGRADE_ENV);
     }
-    let parsed = value.split_once(',').and_then(|(pidfile, report)| {
-        let pidfile = match pidfile {
-            "-" => None,
-            fd => Some(fd.parse::<RawFd>().ok()?),
-        };
-        Some((pidfile, report.parse::<RawFd>().ok()?))
-    });
-    let Some((pidfile, report)) = parsed else {
+    let fields: Vec<&str> = value.split(',').collect();
+    let parsed = match fields[..] {
+        [pidfile, report, parent, detached] => (|| {
+            let pidfile = match pidfile {
+                "-" => None,
+                fd => Some(fd.parse::<RawFd>().ok()?),
+            };
+            Some((
+                pidfile,
+                report.parse::<RawFd>().ok()?,
+                parent.parse::<i32>().ok()?,
+                detached == "1",
+            ))
+        })(),
+        _ => None,
+    };
+    let Some((pidfile, report, parent, detached)) = parsed else {
         return Some(Err(Error::HandOver {
-            reason: format!("{UPGRADE_ENV}={value:?} is not two fds"),
+            reason: format!("{UPGRADE_ENV}={value:?} is not two fds, a pid and a flag"),
         }));
     };
+    // The variable is for the process the old one started, not for any
+    // program that inherits it: and that old process must still be there.
+    if nix::unistd::getppid().as_raw() != parent {
+        return Some(Err(Error::HandOver {
+            reason: format!("the process that handed over, pid {parent}, is not this one's parent"),
+        }));
+    }
     let open = |fd: RawFd| -> Result<OwnedFd, Error> {
         // SAFETY: F_SETFD only sets a flag, on a number checked to be open.
         if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
@@ -296,6 +369,7 @@ pub(crate) fn take_hand_over(
         Ok(HandOver {
             pidfile: pidfile.map(open).transpose()?,
             report: open(report)?,
+            detached,
         })
     })())
 }

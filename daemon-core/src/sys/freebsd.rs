@@ -192,3 +192,18 @@ pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
     let info = kinfo_proc(pid.as_raw())?;
     Ok((info.ki_ruid, info.ki_svuid))
 }
+
+/// Has the kernel send `signal` to this process when its parent exits
+/// (0: never): `procctl(PROC_PDEATHSIG_CTL)`. Async-signal-safe.
+pub(crate) fn set_parent_death_signal(signal: libc::c_int) {
+    let mut signal = signal;
+    // SAFETY: this process's own setting; `signal` outlives the call.
+    unsafe {
+        libc::procctl(
+            libc::P_PID,
+            0,
+            libc::PROC_PDEATHSIG_CTL,
+            (&mut signal as *mut libc::c_int).cast(),
+        )
+    };
+}

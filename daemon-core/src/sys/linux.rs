@@ -181,6 +181,13 @@ pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
     }
 }
 
+/// Has the kernel send `signal` to this process when its parent thread
+/// exits (0: never). Async-signal-safe: a raw prctl, for `pre_exec`.
+pub(crate) fn set_parent_death_signal(signal: libc::c_int) {
+    // SAFETY: plain integers.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

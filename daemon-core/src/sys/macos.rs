@@ -217,3 +217,7 @@ pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
     }
     Ok((info.pbi_ruid, info.pbi_svuid))
 }
+
+/// No parent-death signal on macOS: a new process whose old one died
+/// before it was ready finds out at `ready()`, when the pipe is gone.
+pub(crate) fn set_parent_death_signal(_signal: libc::c_int) {}

@@ -19,6 +19,8 @@
 //! - `holds_file(pid, dev, ino)`: whether a process has a file open
 //!   (Linux; ENOSYS elsewhere);
 //! - `process_uids(pid)`: its real and saved uids;
+//! - `set_parent_death_signal(signal)`: for the process an upgrade starts,
+//!   until it is ready;
 //! - `abstract_address(name)`: an abstract socket address, Linux only.
 //!
 //! The portable fallbacks live here, and [`force_fallbacks`] makes Linux
