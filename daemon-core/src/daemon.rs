@@ -643,6 +643,16 @@ impl Plan {
         let detached = hand_over.detached;
         let taken = (|| {
             let snapshot = sys::take_snapshot().map_err(Error::CountThreads)?;
+            // As the detach does: every fd but stdio and what was handed
+            // over is closed, whatever the old process let through.
+            if snapshot.threads == 1 {
+                let mut keep = self.keep_fds.clone();
+                keep.push(report.as_raw_fd());
+                keep.extend(hand_over.pidfile.as_ref().map(AsRawFd::as_raw_fd));
+                // SAFETY: the start of main, with one thread: nothing owns
+                // another fd yet.
+                unsafe { fds::close_fds_except(&keep) }.map_err(Error::CloseFds)?;
+            }
             signals::reset(snapshot.altered_signals)?;
             attach_systemd(systemd.as_deref())?;
             match (&self.pidfile, hand_over.pidfile) {

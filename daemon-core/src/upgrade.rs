@@ -221,10 +221,25 @@ fn spawn(
             Ok(())
         });
     }
-    command.spawn().map_err(|e| Error::Spawn {
+    // std reports a failed exec through a pipe it opens before the fork, on
+    // the lowest free fds: those must not be among the targets, which the
+    // dup2s above would close under it. So the free ones are taken until
+    // the spawn.
+    let mut placeholders = Vec::new();
+    for fd in 3..=report_target {
+        // SAFETY: F_GETFD only asks whether the number is open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            if let Ok(null) = File::open("/dev/null") {
+                placeholders.push(null);
+            }
+        }
+    }
+    let spawned = command.spawn().map_err(|e| Error::Spawn {
         path: origin.exe.clone(),
         source: sys::io_errno(e),
-    })
+    });
+    drop(placeholders);
+    spawned
 }
 
 /// The launcher's wait, for the new process: its report, its death, or the
