@@ -3,9 +3,7 @@
 //! and kqueue.
 
 use std::ffi::CStr;
-use std::io;
 use std::os::fd::{OwnedFd, RawFd};
-use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -15,7 +13,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{Gid, Pid};
 
-pub(crate) use super::kqueue::exit_watch;
+pub(crate) use super::bsd::{abstract_address, exit_watch, holds_file, send_signal};
 use super::Snapshot;
 
 /// `_SIG_MAXSIG` of `sys/_sigset.h`: the real-time signals end at 126.
@@ -153,38 +151,6 @@ pub(crate) fn group_list(name: &CStr, gid: Gid) -> Result<Vec<Gid>, Errno> {
 
 pub(crate) fn set_groups(groups: &[Gid]) -> Result<(), Errno> {
     nix::unistd::setgroups(groups)
-}
-
-pub(crate) fn abstract_address(_name: &[u8]) -> io::Result<SocketAddr> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!(
-            "abstract socket addresses exist on Linux only, not on {}",
-            std::env::consts::OS
-        ),
-    ))
-}
-
-/// No pidfd: the kqueue watch says whether the pid still names the process
-/// it was taken for, and then `kill`. Between the two, the process could
-/// exit and its pid be reused: a window that a pidfd does not have.
-pub(crate) fn send_signal(watch: &OwnedFd, pid: Pid, signal: libc::c_int) -> Result<(), Errno> {
-    use std::os::fd::AsFd;
-    let mut fds = [nix::poll::PollFd::new(
-        watch.as_fd(),
-        nix::poll::PollFlags::POLLIN,
-    )];
-    if nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO)? > 0 {
-        return Err(Errno::ESRCH);
-    }
-    // SAFETY: plain integers.
-    Errno::result(unsafe { libc::kill(pid.as_raw(), signal) }).map(drop)
-}
-
-/// Which process holds a given file is not read here: there is no `/proc`.
-/// The caller falls back on the owner check alone, and says so.
-pub(crate) fn holds_file(_pid: Pid, _dev: u64, _ino: u64) -> Result<bool, Errno> {
-    Err(Errno::ENOSYS)
 }
 
 /// `pid`'s real and saved uids, from its `kinfo_proc`.

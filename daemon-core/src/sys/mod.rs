@@ -51,7 +51,7 @@ mod macos;
 pub(crate) use macos::*;
 
 #[cfg(any(target_os = "freebsd", target_os = "macos"))]
-mod kqueue;
+mod bsd;
 
 /// The portable paths that [`force_fallbacks`] can select on Linux.
 pub mod fallback {
