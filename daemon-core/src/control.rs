@@ -248,8 +248,12 @@ pub(crate) fn find_with(
         source,
     };
     // A file that changes under us (a daemon starting, stopping, upgrading)
-    // is read again; a few times at most.
-    for _ in 0..10 {
+    // is read again; a few times at most, a moment apart.
+    let mut gone = None;
+    for attempt in 0..10 {
+        if attempt > 0 {
+            thread::sleep(Duration::from_millis(2));
+        }
         let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
         let file = match open(path, flags, Mode::empty()) {
             Ok(fd) => File::from(fd),
@@ -281,7 +285,10 @@ pub(crate) fn find_with(
         let watch = match sys::exit_watch(pid) {
             Ok(watch) => watch,
             // Gone already: the file is being taken over, or lies. Again.
-            Err(_) => continue,
+            Err(_) => {
+                gone = Some(pid);
+                continue;
+            }
         };
         between();
         // The pid is pinned now: the file must still be locked, still be the
@@ -298,7 +305,16 @@ pub(crate) fn find_with(
         };
         return Ok((status, Some(Holder { pid, watch, file })));
     }
-    Err(unreadable(Errno::EAGAIN))
+    Err(match gone {
+        // Locked by someone, naming a process that does not run: a worker
+        // that outlived its daemon holds the lock, say.
+        Some(pid) => Error::NotHolder {
+            path: path.to_owned(),
+            pid: pid.as_raw(),
+            reason: "which does not run, though the pidfile is locked".to_owned(),
+        },
+        None => unreadable(Errno::EAGAIN),
+    })
 }
 
 /// The lock's holder can lie: a daemon whose user may write the pidfile's
@@ -485,6 +501,22 @@ mod tests {
         // Read again: now it names pid 1, which does not hold it open.
         assert!(
             matches!(found, Err(Error::NotHolder { pid: 1, .. })),
+            "{:?}",
+            found.map(|found| found.0)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_locked_pidfile_naming_no_process_is_named_as_such() {
+        let dir = std::env::temp_dir().join(format!("daemonic-gone-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (path, _holder) = held_pidfile(&dir);
+        // A pid that no process has, in a file whose lock is held.
+        std::fs::write(&path, format!("{}\n", i32::MAX)).unwrap();
+        let found = find(&path);
+        assert!(
+            matches!(&found, Err(Error::NotHolder { pid, .. }) if *pid == i32::MAX),
             "{:?}",
             found.map(|found| found.0)
         );
