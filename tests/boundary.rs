@@ -98,33 +98,7 @@ fn a_log_symlink_planted_by_the_daemons_user_is_refused_and_its_target_untouched
 /// daemon, its own child, and leave that process alone.
 #[test]
 fn a_forged_pid_frame_cannot_make_the_launcher_signal_another_process() {
-    let sandbox = Sandbox::new();
-    let pidfile = sandbox.path("app.pid");
-    let mut sleep = sandbox.command_for("sleep");
-    sleep.arg("1000");
-    let bystander = Running::spawn(sleep);
-    let forged = format!("pid:{}", bystander.pid);
-    let launch = sandbox.launch(
-        "fixture-forge",
-        &[
-            ("APP_PIDFILE", os(&pidfile)),
-            ("APP_FORGE", OsStr::new(&forged)),
-        ],
-    );
-    assert_eq!(
-        launch.stderr,
-        "daemonic: the daemon was not ready after 1s, so it was stopped\n"
-    );
-    assert!(
-        alive(bystander.pid),
-        "the launcher signalled the forged pid"
-    );
-    assert!(
-        support::wait_until(EXIT, || sandbox.processes() == [bystander.pid]),
-        "the real daemon was left running: {:?}",
-        sandbox.processes()
-    );
-    assert!(!pidfile.exists());
+    support::assert_a_forged_pid_frame_signals_nobody_else(&[]);
 }
 
 /// Hole 2, the other frame: the daemon's own code reports a failure and runs

@@ -96,9 +96,7 @@ fn after_kill_9_status_says_stale_and_stop_and_reload_say_not_running() {
 fn a_stale_pidfile_naming_a_live_process_gets_it_no_signal() {
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("service.pid");
-    let mut sleep = sandbox.command_for("sleep");
-    sleep.arg("1000");
-    let unrelated = Running::spawn(sleep);
+    let unrelated = sandbox.bystander("unrelated");
     fs::write(&pidfile, format!("{}\n", unrelated.pid)).unwrap();
     let stale = format!("not running, stale pidfile {}", pidfile.display());
     for (command, expected) in [
@@ -108,12 +106,7 @@ fn a_stale_pidfile_naming_a_live_process_gets_it_no_signal() {
     ] {
         assert_eq!(said(&service(&sandbox, &pidfile, command, &[])), expected);
     }
-    assert!(alive(unrelated.pid), "the unrelated process was signalled");
-    assert_eq!(
-        support::signal_mask(unrelated.pid, "SigPnd")
-            | support::signal_mask(unrelated.pid, "ShdPnd"),
-        0
-    );
+    unrelated.assert_untouched();
 }
 
 /// A daemon that dropped to nobody, with its pidfile in nobody's directory,
@@ -131,9 +124,7 @@ fn a_lying_lock_holder_cannot_make_root_signal_another_process() {
     // The daemon's user owns the file, as in its own runtime directory.
     fs::write(&pidfile, "").unwrap();
     std::os::unix::fs::chown(&pidfile, Some(nobody.uid.as_raw()), None).unwrap();
-    let mut sleep = sandbox.command_for("sleep");
-    sleep.arg("1000");
-    let roots = Running::spawn(sleep);
+    let roots = sandbox.bystander("roots");
     let lie = roots.pid.to_string();
     let launch = sandbox.launch(
         "fixture-builder",
@@ -155,11 +146,7 @@ fn a_lying_lock_holder_cannot_make_root_signal_another_process() {
         assert_eq!(answer.status.code(), Some(4), "{command}: {answer:?}");
         assert_eq!(answer.stderr, why, "{command}");
     }
-    assert!(alive(roots.pid), "root's process was signalled");
-    assert_eq!(
-        support::signal_mask(roots.pid, "SigPnd") | support::signal_mask(roots.pid, "ShdPnd"),
-        0
-    );
+    roots.assert_untouched();
 }
 
 #[test]

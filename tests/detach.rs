@@ -266,23 +266,13 @@ fn a_stale_pidfile_naming_a_live_unrelated_process_is_taken_over_and_that_proces
     let sandbox = Sandbox::new();
     let pidfile = sandbox.path("app.pid");
     // The pid is reused: the file names a live process that is not ours.
-    let mut sleep = sandbox.command_for("sleep");
-    sleep.arg("1000");
-    let unrelated = Running::spawn(sleep);
+    let unrelated = sandbox.bystander("unrelated");
     fs::write(&pidfile, format!("{}\n", unrelated.pid)).unwrap();
     let launch = sandbox.launch("fixture-quiet", &[("APP_PIDFILE", os(&pidfile))]);
     let pid = daemon_pid(&launch, &pidfile);
     assert_ne!(pid, unrelated.pid);
     assert_eq!(fs::read_to_string(&pidfile).unwrap(), format!("{pid}\n"));
-    assert!(
-        alive(unrelated.pid),
-        "the process the stale file named was hit"
-    );
-    assert_eq!(
-        signal_mask(unrelated.pid, "SigPnd") | signal_mask(unrelated.pid, "ShdPnd"),
-        0,
-        "a signal was sent to the process the stale file named"
-    );
+    unrelated.assert_untouched();
     stop(pid, &pidfile);
 }
 
