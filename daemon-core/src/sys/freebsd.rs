@@ -2,7 +2,6 @@
 //! the signals, `close_range`, `pipe2`, `O_PATH`, `procctl(PROC_REAP_ACQUIRE)`
 //! and kqueue.
 
-use std::ffi::CStr;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
 
@@ -10,10 +9,10 @@ use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::libc;
 use nix::sys::stat::Mode;
-use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
-use nix::unistd::{Gid, Pid};
+use nix::unistd::Pid;
 
 pub(crate) use super::bsd::{abstract_address, exit_watch, holds_file, send_signal};
+pub(crate) use super::nix_only::{group_list, peek_child, set_groups};
 use super::Snapshot;
 
 /// `_SIG_MAXSIG` of `sys/_sigset.h`: the real-time signals end at 126.
@@ -136,21 +135,6 @@ pub(crate) fn restore_subreaper(previous: bool) {
     if !previous {
         let _ = procctl(libc::PROC_REAP_RELEASE, std::ptr::null_mut());
     }
-}
-
-pub(crate) fn peek_child(pid: Pid) -> Result<WaitStatus, Errno> {
-    waitid(
-        Id::Pid(pid),
-        WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
-    )
-}
-
-pub(crate) fn group_list(name: &CStr, gid: Gid) -> Result<Vec<Gid>, Errno> {
-    nix::unistd::getgrouplist(name, gid)
-}
-
-pub(crate) fn set_groups(groups: &[Gid]) -> Result<(), Errno> {
-    nix::unistd::setgroups(groups)
 }
 
 /// `pid`'s real and saved uids, from its `kinfo_proc`.

@@ -1,7 +1,6 @@
 //! Linux: `/proc/self/status`, `close_range`, `pipe2`, `O_PATH`, pidfds and
 //! `PR_SET_CHILD_SUBREAPER`.
 
-use std::ffi::CStr;
 use std::fs;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -14,9 +13,9 @@ use nix::fcntl::{open, OFlag};
 use nix::libc;
 use nix::sys::prctl;
 use nix::sys::stat::Mode;
-use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
-use nix::unistd::{Gid, Pid};
+use nix::unistd::Pid;
 
+pub(crate) use super::nix_only::{group_list, peek_child, set_groups};
 use super::{io_errno, Signals, Snapshot};
 
 /// Whether systemd, and its `NOTIFY_SOCKET`, can be here.
@@ -116,22 +115,6 @@ pub(crate) fn exit_watch(pid: Pid) -> io::Result<OwnedFd> {
     }
     // SAFETY: the fd was just created, and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-/// How a child of this process ended, if it has, leaving it a zombie.
-pub(crate) fn peek_child(pid: Pid) -> Result<WaitStatus, Errno> {
-    waitid(
-        Id::Pid(pid),
-        WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
-    )
-}
-
-pub(crate) fn group_list(name: &CStr, gid: Gid) -> Result<Vec<Gid>, Errno> {
-    nix::unistd::getgrouplist(name, gid)
-}
-
-pub(crate) fn set_groups(groups: &[Gid]) -> Result<(), Errno> {
-    nix::unistd::setgroups(groups)
 }
 
 pub(crate) fn abstract_address(name: &[u8]) -> io::Result<SocketAddr> {

@@ -52,6 +52,8 @@ pub(crate) use macos::*;
 
 #[cfg(any(target_os = "freebsd", target_os = "macos"))]
 mod bsd;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod nix_only;
 
 /// The portable paths that [`force_fallbacks`] can select on Linux.
 pub mod fallback {
