@@ -116,8 +116,14 @@ fn an_upgrade_under_load_refuses_no_connection_and_hands_the_pidfile_over() {
     // From outside: the new process holds the pidfile and, at fd 3, the
     // socket handed to it; the pipe to the old one is closed since ready.
     let open = support::daemon_fds(new);
-    assert!(open.values().any(|target| target == &app.pidfile), "{open:?}");
-    assert!(open[&3].to_string_lossy().starts_with("socket:"), "{open:?}");
+    assert!(
+        open.values().any(|target| target == &app.pidfile),
+        "{open:?}"
+    );
+    assert!(
+        open[&3].to_string_lossy().starts_with("socket:"),
+        "{open:?}"
+    );
     // A second start is refused, naming the new pid.
     let second = Running::spawn(app.command(&sandbox, "30")).wait();
     assert_eq!(second.status.code(), Some(1));
