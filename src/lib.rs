@@ -148,7 +148,11 @@ pub mod __private {
         match std::time::Duration::try_from_secs_f64(seconds) {
             Ok(duration) if !duration.is_zero() => duration,
             _ => {
-                eprintln!("daemonic: {option} {seconds}: not a number of seconds above zero");
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "daemonic: {option} {seconds}: not a number of seconds above zero"
+                );
                 std::process::exit(1)
             }
         }
@@ -157,7 +161,11 @@ pub mod __private {
     /// `reload_signal`'s number, from a name checked at compile time.
     pub fn signal(name: &str) -> i32 {
         daemonic_core::signal_number(name).unwrap_or_else(|| {
-            eprintln!("daemonic: reload_signal {name:?}: no such signal");
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "daemonic: reload_signal {name:?}: no such signal"
+            );
             std::process::exit(1)
         })
     }
@@ -167,14 +175,25 @@ pub mod __private {
         value.into_control()
     }
 
+    /// One line on stdout. Never a panic: with stdout gone (a closed pipe,
+    /// a terminal hung up), the exit status is what the caller reads.
+    fn say(line: impl std::fmt::Display) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "{line}");
+    }
+
+    /// `daemonic: ERROR` on stderr, then `code`; never a panic either.
+    fn fail(error: Error, code: i32) -> ! {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "daemonic: {error}");
+        std::process::exit(code)
+    }
+
     /// Runs the command: `stop`, `status` and `reload` print one line and
     /// exit with the LSB init-script code; `restart` stops, then starts;
-    /// `start` detaches. An unknown word exits 2.
+    /// `start` detaches, or exits 0 when the daemon runs already. An
+    /// unknown word exits 2.
     pub fn run(command: Result<Control, Error>, daemon: Daemon) -> daemonic_core::Detached {
-        let fail = |error: Error, code: i32| -> ! {
-            eprintln!("daemonic: {error}");
-            std::process::exit(code)
-        };
         // Started by an upgrade: it takes over, whatever its arguments say
         // (`restart`, say, which would stop the very process handing over).
         if daemonic_core::is_hand_over() {
@@ -183,53 +202,78 @@ pub mod __private {
         let command = command.unwrap_or_else(|error| fail(error, 2));
         let stopped = |daemon: &Daemon| match daemon.stop() {
             Ok(stopped) => stopped,
-            Err(error @ Error::StillAlive { .. }) => fail(error, 1),
+            Err(error @ (Error::StillAlive { .. } | Error::LockKept { .. })) => fail(error, 1),
             Err(error) => fail(error, 4),
         };
+        // LSB: 3 is "unimplemented", here a signal the daemon does not handle.
+        let refused = |error: Error| -> ! {
+            match error {
+                Error::NotRunning => {
+                    say("not running");
+                    std::process::exit(7)
+                }
+                error @ Error::SignalNotHandled { .. } => fail(error, 3),
+                error @ (Error::NotUpgraded { .. } | Error::ExitedWithoutSuccessor { .. }) => {
+                    fail(error, 1)
+                }
+                error => fail(error, 4),
+            }
+        };
         match command {
-            Control::Start => detach(daemon),
+            Control::Start => start(daemon),
             Control::Status => match daemon.status() {
                 Ok(status) => {
-                    println!("{status}");
+                    say(&status);
                     std::process::exit(status.exit_code())
                 }
                 Err(error) => fail(error, 4),
             },
             Control::Stop => {
-                println!("{}", stopped(&daemon));
+                say(stopped(&daemon));
                 std::process::exit(0)
             }
             Control::Reload => match daemon.reload() {
                 Ok(pid) => {
-                    println!("reloaded (pid {pid})");
+                    say(format_args!("reloaded (pid {pid})"));
                     std::process::exit(0)
                 }
-                Err(Error::NotRunning) => {
-                    println!("not running");
-                    std::process::exit(7)
-                }
-                Err(error) => fail(error, 4),
+                Err(error) => refused(error),
             },
             Control::Upgrade => match daemon.request_upgrade() {
                 Ok((old, new)) => {
-                    println!("upgraded (pid {old} to {new})");
+                    say(format_args!("upgraded (pid {old} to {new})"));
                     std::process::exit(0)
                 }
-                Err(Error::NotRunning) => {
-                    println!("not running");
-                    std::process::exit(7)
-                }
-                Err(error @ Error::NotUpgraded { .. }) => fail(error, 1),
-                Err(error) => fail(error, 4),
+                Err(error) => refused(error),
             },
             Control::Restart => {
                 if let stopped @ (Stopped::Terminated { .. } | Stopped::Killed { .. }) =
                     stopped(&daemon)
                 {
-                    println!("{stopped}");
+                    say(stopped);
                 }
-                detach(daemon)
+                start(daemon)
             }
+        }
+    }
+
+    /// `start` under `control`: as LSB has it, a daemon already running is
+    /// success, `already running (pid N)` and exit 0, and nothing starts.
+    /// "Running" is `status`'s word for it, so a pidfile whose holder is
+    /// not believed still fails the start.
+    fn start(daemon: Daemon) -> daemonic_core::Detached {
+        let again = daemon.clone();
+        // SAFETY: as in `detach`.
+        match unsafe { daemon.start() } {
+            Ok(detached) => detached,
+            Err(error @ Error::AlreadyRunning { .. }) => match again.status() {
+                Ok(daemonic_core::Status::Running { pid }) => {
+                    say(format_args!("already running (pid {pid})"));
+                    std::process::exit(0)
+                }
+                _ => fail(error, 1),
+            },
+            Err(error) => fail(error, 1),
         }
     }
 
@@ -270,9 +314,6 @@ pub mod __private {
         // and the option values are consumed by the builder. A value that
         // leaves an fd owner behind (in a static) is ruled out by the
         // attribute's docs, as `Daemon::start` rules it out for its callers.
-        unsafe { daemon.start() }.unwrap_or_else(|error| {
-            eprintln!("daemonic: {error}");
-            std::process::exit(1)
-        })
+        unsafe { daemon.start() }.unwrap_or_else(|error| fail(error, 1))
     }
 }

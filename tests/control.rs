@@ -141,10 +141,30 @@ fn a_lying_lock_holder_cannot_make_root_signal_another_process() {
         "daemonic: pidfile {}: names pid {lie}, which does not hold it open; nothing was signalled\n",
         pidfile.display()
     );
+    // The same binary, which knows the daemon's user: its directory passes.
+    for command in ["stop", "reload", "status"] {
+        let answer = sandbox.launch(
+            "fixture-builder",
+            &[
+                ("APP_PIDFILE", os(&pidfile)),
+                ("APP_USER", OsStr::new("nobody")),
+                ("APP_CONTROL", OsStr::new(command)),
+            ],
+        );
+        assert_eq!(answer.status.code(), Some(4), "{command}: {answer:?}");
+        assert_eq!(answer.stderr, why, "{command}");
+    }
+    // A binary that does not know that user refuses the directory itself.
+    let refused = format!(
+        "daemonic: pidfile {}: refused, its directory {} belongs to uid {}, who could replace it\n",
+        pidfile.display(),
+        run.display(),
+        nobody.uid
+    );
     for command in ["stop", "reload", "status"] {
         let answer = service(&sandbox, &pidfile, command, &[]);
         assert_eq!(answer.status.code(), Some(4), "{command}: {answer:?}");
-        assert_eq!(answer.stderr, why, "{command}");
+        assert_eq!(answer.stderr, refused, "{command}");
     }
     roots.assert_untouched();
 }

@@ -11,7 +11,10 @@ use std::env;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, PoisonError};
 
+use nix::errno::Errno;
 use nix::libc;
+
+use crate::Error;
 
 /// The first fd of the protocol.
 const FIRST: RawFd = 3;
@@ -24,17 +27,27 @@ static HANDED: Mutex<Vec<(String, RawFd)>> = Mutex::new(Vec::new());
 /// Reads the variables, if they are this process's, and keeps their fds for
 /// [`listeners`]: the fds that the detach must keep. Call it while the
 /// process has one thread.
-pub(crate) fn take_from_env(single_threaded: impl FnOnce() -> bool) -> Vec<RawFd> {
+pub(crate) fn take_from_env(single_threaded: impl FnOnce() -> bool) -> Result<Vec<RawFd>, Error> {
+    // Whoever runs a set-uid or set-gid binary writes its environment:
+    // neither fds nor a hand-over are taken from it, and the variables go.
+    if crate::sys::is_set_id() {
+        if single_threaded() {
+            for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", UPGRADE_ENV] {
+                env::remove_var(name);
+            }
+        }
+        return Ok(Vec::new());
+    }
     let Some(count) = env::var("LISTEN_FDS")
         .ok()
         .and_then(|n| n.parse::<RawFd>().ok())
     else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let ours = env::var_os(UPGRADE_ENV).is_some()
         || env::var("LISTEN_PID").is_ok_and(|pid| pid == std::process::id().to_string());
     if !ours || count <= 0 {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let names = env::var("LISTEN_FDNAMES").unwrap_or_default();
     let mut names = names.split(':');
@@ -46,9 +59,15 @@ pub(crate) fn take_from_env(single_threaded: impl FnOnce() -> bool) -> Vec<RawFd
             .unwrap_or("unknown");
         // An fd that is not open was not handed over after all.
         // SAFETY: F_SETFD only sets a flag on the number, open or not.
-        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == 0 {
-            handed.push((name.to_owned(), fd));
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+            // A socket announced and not there: binding a fresh one instead
+            // would serve on another address, or none.
+            return Err(Error::Listener {
+                fd,
+                source: Errno::last(),
+            });
         }
+        handed.push((name.to_owned(), fd));
     }
     if single_threaded() {
         for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
@@ -57,7 +76,7 @@ pub(crate) fn take_from_env(single_threaded: impl FnOnce() -> bool) -> Vec<RawFd
     }
     let fds = handed.iter().map(|(_, fd)| *fd).collect();
     *HANDED.lock().unwrap_or_else(PoisonError::into_inner) = handed;
-    fds
+    Ok(fds)
 }
 
 /// The sockets handed to this process, each with its name (`unknown` when

@@ -10,20 +10,19 @@
 
 use std::fmt;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::FileExt;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
 use nix::libc;
 use nix::poll::PollFlags;
-use nix::sys::stat::{fstat, lstat, Mode};
+use nix::sys::stat::fstat;
 use nix::unistd::Pid;
 
+use crate::pidfile::{self, Location, Writers};
 use crate::{report, sys, Error};
 
 /// How long `stop` waits after SIGTERM before SIGKILL, by default.
@@ -51,10 +50,6 @@ pub fn signal_number(name: &str) -> Option<i32> {
 
 /// How long `stop` waits for the process to end after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(5);
-
-/// How long a pidfile that is locked but still empty (a daemon starting)
-/// is waited for.
-const PID_WAIT: Duration = Duration::from_secs(2);
 
 /// The command for this run, given by the `control` option.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -232,17 +227,22 @@ pub(crate) struct Holder {
     file: File,
 }
 
-/// Who runs, for `path`: decided by the lock.
-pub(crate) fn find(path: &Path) -> Result<(Status, Option<Holder>), Error> {
-    find_with(path, || {})
+/// Who runs, for the pidfile at `location`: decided by the lock.
+pub(crate) fn find(
+    location: &Location,
+    writers: &Writers,
+) -> Result<(Status, Option<Holder>), Error> {
+    find_with(location, writers, || {})
 }
 
 /// [`find`], with `between` run after the pid is pinned and before the
 /// file is checked again: the tests change the file there.
 pub(crate) fn find_with(
-    path: &Path,
+    location: &Location,
+    writers: &Writers,
     mut between: impl FnMut(),
 ) -> Result<(Status, Option<Holder>), Error> {
+    let path = location.path();
     let unreadable = |source| Error::Pidfile {
         path: path.to_owned(),
         source,
@@ -254,19 +254,13 @@ pub(crate) fn find_with(
         if attempt > 0 {
             thread::sleep(Duration::from_millis(2));
         }
-        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-        let file = match open(path, flags, Mode::empty()) {
-            Ok(fd) => File::from(fd),
-            Err(Errno::ENOENT) => return Ok((Status::NotRunning, None)),
-            Err(Errno::ELOOP) if is_symlink(path) => {
-                return Err(Error::PidfileUnsafe {
-                    path: path.to_owned(),
-                    reason: "it is a symbolic link".to_owned(),
-                })
-            }
-            Err(e) => return Err(unreadable(e)),
+        // Through the walk's directory fd, and held to start's rules: a
+        // regular file with one link, owned by root, this user or the
+        // daemon's.
+        let Some(file) = pidfile::open_to_read(location, writers)? else {
+            return Ok((Status::NotRunning, None));
         };
-        if !is_locked(&file).map_err(unreadable)? {
+        if !pidfile::is_locked(&file).map_err(unreadable)? {
             return Ok((
                 Status::Stale {
                     path: path.to_owned(),
@@ -274,7 +268,7 @@ pub(crate) fn find_with(
                 None,
             ));
         }
-        let Some(pid) = pid_in(&file) else {
+        let Some(pid) = pidfile::read_pid(&file) else {
             // Locked and empty past the wait: a daemon that never wrote it.
             return Err(Error::PidfileUnsafe {
                 path: path.to_owned(),
@@ -293,9 +287,9 @@ pub(crate) fn find_with(
         between();
         // The pid is pinned now: the file must still be locked, still be the
         // file at the path, and still name it.
-        let same = is_locked(&file).map_err(unreadable)?
-            && pid_in(&file) == Some(pid.as_raw())
-            && refers_to(&file, path);
+        let same = pidfile::is_locked(&file).map_err(unreadable)?
+            && pidfile::first_line_pid(&file) == Some(pid.as_raw())
+            && location.names(&file);
         if !same {
             continue;
         }
@@ -365,16 +359,44 @@ impl Holder {
         })
     }
 
-    /// Waits until the process has exited, and its lock is free (a worker
-    /// it forked may hold it a moment longer), or `timeout` passes.
-    fn wait_gone(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        // The watch polls readable once the process exits: no sleep loop.
-        if report::wait(self.watch.as_fd(), PollFlags::POLLIN, Some(deadline)) != Ok(true) {
-            return false;
+    /// Refuses a signal the process would die of: one it neither catches,
+    /// blocks nor ignores, and whose default action ends or stops it.
+    /// Where that cannot be read (no `/proc`), the signal goes as asked.
+    pub(crate) fn refuse_unhandled(
+        &self,
+        signal: libc::c_int,
+        option: &'static str,
+    ) -> Result<(), Error> {
+        // Signals whose default action is to do nothing.
+        let harmless = [libc::SIGCHLD, libc::SIGCONT, libc::SIGURG, libc::SIGWINCH];
+        if signal == 0 || harmless.contains(&signal) {
+            return Ok(());
         }
+        match sys::handled_signals(self.pid) {
+            Ok(handled) if !handled.contains(signal) => Err(Error::SignalNotHandled {
+                pid: self.pid.as_raw(),
+                signal,
+                option,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the pinned process has exited, now.
+    pub(crate) fn has_exited(&self) -> bool {
+        report::wait(self.watch.as_fd(), PollFlags::POLLIN, Some(Instant::now())) == Ok(true)
+    }
+
+    /// Waits until the process has exited, or `deadline` passes.
+    fn wait_exit(&self, deadline: Instant) -> bool {
+        // The watch polls readable once the process exits: no sleep loop.
+        report::wait(self.watch.as_fd(), PollFlags::POLLIN, Some(deadline)) == Ok(true)
+    }
+
+    /// Waits until the lock is free, or `deadline` passes.
+    fn wait_unlocked(&self, deadline: Instant) -> bool {
         loop {
-            if !is_locked(&self.file).unwrap_or(false) {
+            if !pidfile::is_locked(&self.file).unwrap_or(false) {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -384,79 +406,86 @@ impl Holder {
         }
     }
 
-    /// SIGTERM, a wait on the watch for `timeout`, then SIGKILL and another.
-    pub(crate) fn stop(self, timeout: Duration) -> Result<Stopped, Error> {
+    /// SIGTERM, a wait on the watch for `timeout`, then SIGKILL and another;
+    /// what it took, once the process has exited.
+    fn end(&self, timeout: Duration) -> Result<Stopped, Error> {
         let pid = self.pid();
-        self.signal(libc::SIGTERM)?;
-        if self.wait_gone(timeout) {
-            return Ok(Stopped::Terminated { pid });
-        }
-        match self.signal(libc::SIGKILL) {
-            // Exited just now, between the wait and the signal.
+        let sent = |signal| match self.signal(signal) {
+            // Exited just now, before the signal.
             Err(Error::Signal {
                 source: Errno::ESRCH,
                 ..
-            }) => {}
-            other => other?,
+            }) => Ok(()),
+            other => other,
+        };
+        sent(libc::SIGTERM)?;
+        if self.wait_exit(Instant::now() + timeout) {
+            return Ok(Stopped::Terminated { pid });
         }
-        if self.wait_gone(KILL_WAIT) {
+        sent(libc::SIGKILL)?;
+        if self.wait_exit(Instant::now() + KILL_WAIT) {
             return Ok(Stopped::Killed { pid });
         }
         Err(Error::StillAlive { pid: pid as i32 })
     }
-}
 
-/// Whether some process holds an exclusive lock on the file. Probed with a
-/// shared lock, released at once: a start that meets it in that moment
-/// tries again (see `Pidfile::lock`), so it does not fail for it.
-fn is_locked(file: &File) -> Result<bool, Errno> {
-    // SAFETY: flock on an fd that `file` keeps open.
-    let probed = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
-    match Errno::result(probed) {
-        Ok(_) => {
-            // SAFETY: as above.
-            unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
-            Ok(false)
+    /// Stops the process, and then whoever holds the lock after it: an
+    /// upgrade may have handed the pidfile to a new process meanwhile, and
+    /// a stop that left that one running would not be a stop. At most
+    /// [`HAND_OVERS`] successors; the last one stopped is what it returns.
+    pub(crate) fn stop(
+        self,
+        timeout: Duration,
+        location: &Location,
+        writers: &Writers,
+    ) -> Result<Stopped, Error> {
+        let mut holder = self;
+        let mut successors = 0;
+        loop {
+            let stopped = holder.end(timeout)?;
+            // A worker it forked may hold the lock a moment longer.
+            if holder.wait_unlocked(Instant::now() + LOCK_GRACE) {
+                return Ok(stopped);
+            }
+            match find(location, writers) {
+                Ok((_, None)) => return Ok(stopped),
+                Ok((_, Some(next))) if next.pid != holder.pid && successors < HAND_OVERS => {
+                    successors += 1;
+                    holder = next;
+                }
+                // Nobody the file names holds it: wait for it to be let go.
+                _ => {
+                    if holder.wait_unlocked(Instant::now() + timeout) {
+                        return Ok(stopped);
+                    }
+                    return Err(Error::LockKept {
+                        pid: holder.pid.as_raw(),
+                        path: location.path().to_owned(),
+                    });
+                }
+            }
         }
-        Err(Errno::EWOULDBLOCK) => Ok(true),
-        Err(e) => Err(e),
     }
 }
 
-/// The pid the file names, once it holds a whole line.
-fn pid_in(file: &File) -> Option<i32> {
-    let deadline = Instant::now() + PID_WAIT;
-    loop {
-        let mut buf = [0u8; 32];
-        let len = file.read_at(&mut buf, 0).ok()?;
-        let text = std::str::from_utf8(&buf[..len]).ok()?;
-        if text.ends_with('\n') {
-            return text.trim().parse().ok().filter(|&pid: &i32| pid > 0);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        thread::sleep(Duration::from_millis(5));
-    }
-}
+/// How long a stopped daemon's lock may outlive it before `stop` looks
+/// for a successor: a worker it forked lets go of it about then.
+const LOCK_GRACE: Duration = Duration::from_millis(100);
 
-fn is_symlink(path: &Path) -> bool {
-    use nix::sys::stat::SFlag;
-    lstat(path)
-        .is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
-}
-
-fn refers_to(file: &File, path: &Path) -> bool {
-    match (fstat(file.as_fd()), lstat(path)) {
-        (Ok(held), Ok(named)) => held.st_dev == named.st_dev && held.st_ino == named.st_ino,
-        _ => false,
-    }
-}
+/// How many successors (an upgrade's new process, its own upgrade's...)
+/// one `stop` follows.
+const HAND_OVERS: usize = 3;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::path::PathBuf;
+
+    fn at(path: &Path) -> Location {
+        Location::resolve(path, &Writers::default()).unwrap()
+    }
 
     /// A pidfile locked by this process, through a description of its own,
     /// naming this process: the holder that `find` sees.
@@ -475,13 +504,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("daemonic-control-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (path, holder) = held_pidfile(&dir);
-        assert!(matches!(find(&path), Ok((Status::Running { .. }, Some(_)))));
+        assert!(matches!(
+            find(&at(&path), &Writers::default()),
+            Ok((Status::Running { .. }, Some(_)))
+        ));
 
         // Between the pin and the second look, the holder lets go: the
         // daemon exited, its pid may be reused. Nobody is to be signalled.
         // Unlocked, not just closed: a child that another test forks at that
         // moment shares the description, and would hold the lock on.
-        let found = find_with(&path, || {
+        let found = find_with(&at(&path), &Writers::default(), || {
             // SAFETY: flock on an fd that `holder` keeps open.
             unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_UN) };
         })
@@ -492,7 +524,7 @@ mod tests {
         // Between the two, the file is replaced by one naming another pid.
         let (path, _holder) = held_pidfile(&dir);
         let mut swapped = false;
-        let found = find_with(&path, || {
+        let found = find_with(&at(&path), &Writers::default(), || {
             if !swapped {
                 swapped = true;
                 std::fs::write(&path, "1\n").unwrap();
@@ -514,7 +546,7 @@ mod tests {
         let (path, _holder) = held_pidfile(&dir);
         // A pid that no process has, in a file whose lock is held.
         std::fs::write(&path, format!("{}\n", i32::MAX)).unwrap();
-        let found = find(&path);
+        let found = find(&at(&path), &Writers::default());
         assert!(
             matches!(&found, Err(Error::NotHolder { pid, .. }) if *pid == i32::MAX),
             "{:?}",

@@ -20,7 +20,7 @@ use crate::control::{
     self, Status, Stopped, DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT, DEFAULT_UPGRADE_SIGNAL,
 };
 use crate::launcher::Handover;
-use crate::pidfile::{Pidfile, Writers};
+use crate::pidfile::{Location, Pidfile, Writers};
 use crate::privileges::{self, Account, Credentials};
 use crate::report::Report;
 use crate::sys::{self, Snapshot};
@@ -235,18 +235,28 @@ impl Daemon {
     /// Who runs, by the pidfile's lock: [`Status::Running`] only for a
     /// process that holds the pidfile locked (and, on Linux, open), and
     /// whose user the pidfile's owner could signal.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PidfileUnsafe`] when the path to the pidfile, or the file,
+    /// breaks the rules a start holds it to (see the README's Security
+    /// model); [`Error::NotHolder`] when the process it names is not
+    /// believed.
     pub fn status(&self) -> Result<Status, Error> {
-        control::find(&self.control_pidfile()?).map(|(status, _)| status)
+        match self.control_pidfile()? {
+            Some((location, writers)) => {
+                control::find(&location, &writers).map(|(status, _)| status)
+            }
+            None => Ok(Status::NotRunning),
+        }
     }
 
     /// Sends `signal` to the running daemon, through a pidfd (a kqueue watch
     /// on FreeBSD and macOS) taken before the pidfile is checked again, so a
     /// reused pid is never signalled. Its pid, or [`Error::NotRunning`].
     pub fn signal(&self, signal: i32) -> Result<u32, Error> {
-        match control::find(&self.control_pidfile()?)? {
-            (_, Some(holder)) => holder.signal(signal).map(|()| holder.pid()),
-            (_, None) => Err(Error::NotRunning),
-        }
+        let holder = self.holder()?;
+        holder.signal(signal).map(|()| holder.pid())
     }
 
     /// The signal [`Daemon::request_upgrade`] sends; SIGUSR2 by default.
@@ -257,24 +267,40 @@ impl Daemon {
 
     /// Asks the running daemon to upgrade itself: sends it the
     /// `upgrade_signal`, on which it is to call [`upgrade`](crate::upgrade),
-    /// and waits until the pidfile names a new pid that holds the lock, for
-    /// the `ready_timeout` and five seconds more. The old pid and the new.
+    /// and waits until the pidfile names a new pid that holds the lock,
+    /// which the old process writes only once it has handed over. The old
+    /// pid and the new.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SignalNotHandled`] (Linux) when the daemon would die of the
+    /// signal, which is then not sent; [`Error::ExitedWithoutSuccessor`] as
+    /// soon as the daemon exits with no successor; [`Error::NotUpgraded`]
+    /// when none holds the pidfile by the `ready_timeout` and five seconds.
     pub fn request_upgrade(&self) -> Result<(u32, u32), Error> {
-        let path = self.control_pidfile()?;
-        let old = match control::find(&path)? {
-            (_, Some(holder)) => {
-                holder.signal(self.upgrade_signal)?;
-                holder.pid()
-            }
+        let Some((location, writers)) = self.control_pidfile()? else {
+            return Err(Error::NotRunning);
+        };
+        let holder = match control::find(&location, &writers)? {
+            (_, Some(holder)) => holder,
             (_, None) => return Err(Error::NotRunning),
         };
+        holder.refuse_unhandled(self.upgrade_signal, "upgrade_signal")?;
+        holder.signal(self.upgrade_signal)?;
+        let old = holder.pid();
         let timeout = self.ready_timeout.saturating_add(Duration::from_secs(5));
         let deadline = Instant::now().checked_add(timeout);
         loop {
-            if let Ok((Status::Running { pid }, _)) = control::find(&path) {
+            // Looked at before the file: a commit just before the exit is
+            // then seen by the look after it.
+            let exited = holder.has_exited();
+            if let Ok((Status::Running { pid }, _)) = control::find(&location, &writers) {
                 if pid != old {
                     return Ok((old, pid));
                 }
+            }
+            if exited {
+                return Err(Error::ExitedWithoutSuccessor { pid: old as i32 });
             }
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return Err(Error::NotUpgraded {
@@ -286,26 +312,63 @@ impl Daemon {
         }
     }
 
-    /// [`Daemon::signal`] with the `reload_signal`.
+    /// [`Daemon::signal`] with the `reload_signal`, unless the daemon would
+    /// die of it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SignalNotHandled`] (Linux) when the daemon neither catches,
+    /// blocks nor ignores the signal: nothing is sent.
     pub fn reload(&self) -> Result<u32, Error> {
-        self.signal(self.reload_signal)
+        let holder = self.holder()?;
+        holder.refuse_unhandled(self.reload_signal, "reload_signal")?;
+        holder.signal(self.reload_signal).map(|()| holder.pid())
     }
 
     /// Stops the running daemon: SIGTERM, then SIGKILL after the
     /// `stop_timeout`, each followed by a wait on the pidfd (no polling
-    /// loop), until the process is gone and the lock free.
+    /// loop), until the process is gone and the lock free. If the daemon
+    /// handed the pidfile to a new process meanwhile (an upgrade), that one
+    /// is stopped too.
     pub fn stop(&self) -> Result<Stopped, Error> {
-        match control::find(&self.control_pidfile()?)? {
-            (_, Some(holder)) => holder.stop(self.stop_timeout),
+        let Some((location, writers)) = self.control_pidfile()? else {
+            return Ok(Stopped::NotRunning);
+        };
+        match control::find(&location, &writers)? {
+            (_, Some(holder)) => holder.stop(self.stop_timeout, &location, &writers),
             (_, None) => Ok(Stopped::NotRunning),
         }
     }
 
-    fn control_pidfile(&self) -> Result<PathBuf, Error> {
+    /// The running daemon, pinned, or [`Error::NotRunning`].
+    fn holder(&self) -> Result<control::Holder, Error> {
+        let Some((location, writers)) = self.control_pidfile()? else {
+            return Err(Error::NotRunning);
+        };
+        match control::find(&location, &writers)? {
+            (_, Some(holder)) => Ok(holder),
+            (_, None) => Err(Error::NotRunning),
+        }
+    }
+
+    /// The walk to the pidfile, by start's rules, and whom it trusts; `None`
+    /// when a directory on the way does not exist, so neither does the file.
+    fn control_pidfile(&self) -> Result<Option<(Location, Writers)>, Error> {
         let path = self.pidfile.as_ref().ok_or(Error::NoPidfile)?;
         refuse_nul("pidfile", path)?;
-        std::path::absolute(path)
-            .map_err(|e| Error::CurrentDir(Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+        let path = std::path::absolute(path)
+            .map_err(|e| Error::CurrentDir(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        let writers = privileges::resolve(self.user.as_ref(), self.group.as_ref())?
+            .as_ref()
+            .map_or_else(Writers::default, Credentials::writers);
+        match Location::resolve(&path, &writers) {
+            Ok(location) => Ok(Some((location, writers))),
+            Err(Error::Pidfile {
+                source: Errno::ENOENT,
+                ..
+            }) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     /// Detaches the process and returns in the daemon.
@@ -344,7 +407,7 @@ impl Daemon {
         let single_threaded = || sys::take_snapshot().is_ok_and(|snapshot| snapshot.threads == 1);
         // Sockets handed down (socket activation, an upgrade) stay open.
         plan.keep_fds
-            .extend(activation::take_from_env(single_threaded));
+            .extend(activation::take_from_env(single_threaded)?);
         // Empty is how a shell or a unit file says unset.
         let systemd = env::var_os(NOTIFY_SOCKET).filter(|address| !address.is_empty());
         if let Some(hand_over) = upgrade::take_hand_over(single_threaded) {
@@ -581,14 +644,18 @@ impl Plan {
     /// Locks the pidfile, if there is one. Its directory may belong to the
     /// daemon's user as well as to this process's.
     fn lock_pidfile(&self) -> Result<Option<Pidfile>, Error> {
-        let writers = self
-            .credentials
-            .as_ref()
-            .map_or_else(Writers::default, Credentials::writers);
+        let writers = self.writers();
         self.pidfile
             .as_deref()
             .map(|path| Pidfile::lock(path, &writers))
             .transpose()
+    }
+
+    /// Whom the walk to the pidfile trusts besides root and this user.
+    fn writers(&self) -> Writers {
+        self.credentials
+            .as_ref()
+            .map_or_else(Writers::default, Credentials::writers)
     }
 
     /// No fork, and the session, terminal, cwd, umask, stdio, fds and signals
@@ -642,12 +709,21 @@ impl Plan {
         let report = File::from(hand_over.report);
         let detached = hand_over.detached;
         let taken = (|| {
+            // The daemon it replaces dropped its user, and with it the
+            // right of that user to read its fds; the exec gave it back.
+            // First, before anything of the old process's is taken over.
+            if self.credentials.is_some() {
+                sys::set_undumpable().map_err(|e| Error::HandOver {
+                    reason: format!("undumpable: {}", e.desc()),
+                })?;
+            }
             let snapshot = sys::take_snapshot().map_err(Error::CountThreads)?;
             // As the detach does: every fd but stdio and what was handed
             // over is closed, whatever the old process let through.
             if snapshot.threads == 1 {
                 let mut keep = self.keep_fds.clone();
                 keep.push(report.as_raw_fd());
+                keep.push(hand_over.ack.as_raw_fd());
                 keep.extend(hand_over.pidfile.as_ref().map(AsRawFd::as_raw_fd));
                 // SAFETY: the start of main, with one thread: nothing owns
                 // another fd yet.
@@ -656,7 +732,9 @@ impl Plan {
             signals::reset(snapshot.altered_signals)?;
             attach_systemd(systemd.as_deref())?;
             match (&self.pidfile, hand_over.pidfile) {
-                (Some(path), Some(locked)) => Ok(Some(Pidfile::adopt(path, locked)?)),
+                (Some(path), Some(locked)) => {
+                    Ok(Some(Pidfile::adopt(path, locked, &self.writers())?))
+                }
                 (None, None) => Ok(None),
                 _ => Err(Error::HandOver {
                     reason: "the old process and this one disagree on the pidfile".to_owned(),
@@ -671,17 +749,17 @@ impl Plan {
                 return Err(error);
             }
         };
-        let pending = pidfile.as_ref().and_then(|pidfile| {
-            Some(link::PendingPid {
-                path: pidfile.path().to_owned(),
-                locked: pidfile.locked_copy()?,
-            })
-        });
+        let deadline = Instant::now().checked_add(self.ready_timeout);
+        let pending = link::PendingAck {
+            ack: File::from(hand_over.ack),
+            locked: pidfile.as_ref().and_then(Pidfile::locked_copy),
+            parent: hand_over.parent,
+            deadline,
+        };
         link::take_over_at_ready(pending);
         if hand_over.detached {
             logs::remember(self.stdout.clone(), self.stderr.clone());
         }
-        let deadline = Instant::now().checked_add(self.ready_timeout);
         link::attach_launcher(report, deadline);
         self.remember(pidfile.as_ref(), systemd, detached);
         if self.readiness == Readiness::Start {
@@ -698,6 +776,7 @@ impl Plan {
             args: self.args.clone(),
             pidfile: pidfile.map(Pidfile::locked_fd),
             pidfile_path: pidfile.map(|pidfile| pidfile.path().to_owned()),
+            writers: pidfile.map_or_else(Writers::default, |pidfile| pidfile.writers().clone()),
             detached,
             ready_timeout: self.ready_timeout,
             notify_socket,

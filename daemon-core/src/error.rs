@@ -101,6 +101,38 @@ pub enum Error {
         /// The OS error.
         source: Errno,
     },
+    /// The daemon neither catches, blocks nor ignores the signal a command
+    /// would send it, so it would die of it: nothing was sent (Linux, where
+    /// `/proc/<pid>/status` says so).
+    SignalNotHandled {
+        /// The daemon's pid.
+        pid: i32,
+        /// The signal's number.
+        signal: i32,
+        /// The option that chose it: `reload_signal` or `upgrade_signal`.
+        option: &'static str,
+    },
+    /// `upgrade` signalled the daemon, and it exited with no new process
+    /// holding the pidfile.
+    ExitedWithoutSuccessor {
+        /// The daemon signalled.
+        pid: i32,
+    },
+    /// `stop` saw the daemon exit, but another process that the pidfile
+    /// does not name kept its lock (a child it left behind, say).
+    LockKept {
+        /// The daemon that exited.
+        pid: i32,
+        /// The pidfile.
+        path: PathBuf,
+    },
+    /// A socket that `LISTEN_FDS` announced is not an open fd here.
+    Listener {
+        /// The fd.
+        fd: i32,
+        /// The OS error.
+        source: Errno,
+    },
     /// The fds an upgrade handed to this process are not as announced.
     HandOver {
         /// What is wrong.
@@ -303,6 +335,32 @@ impl fmt::Display for Error {
                 write!(f, "upgrade: {}: {}", path.display(), source.desc())
             }
             Error::HandOver { reason } => write!(f, "upgrade hand-over: {reason}"),
+            Error::SignalNotHandled {
+                pid,
+                signal,
+                option,
+            } => {
+                let name = nix::sys::signal::Signal::try_from(*signal)
+                    .map_or_else(|_| format!("signal {signal}"), |s| s.as_str().to_owned());
+                write!(
+                    f,
+                    "pid {pid} neither catches, blocks nor ignores {name}, and would die of it; \
+                     nothing was sent: handle {name} in the daemon, or set {option}"
+                )
+            }
+            Error::ExitedWithoutSuccessor { pid } => write!(
+                f,
+                "upgrade: pid {pid} exited, and no new process took the pidfile over"
+            ),
+            Error::LockKept { pid, path } => write!(
+                f,
+                "pid {pid} exited, but another process still holds {} locked: a child it left \
+                 behind, say",
+                path.display()
+            ),
+            Error::Listener { fd, source } => {
+                write!(f, "listener fd {fd} (LISTEN_FDS): {}", source.desc())
+            }
             Error::NotHolder { path, pid, reason } => write!(
                 f,
                 "pidfile {}: names pid {pid}, {reason}; nothing was signalled",
@@ -488,7 +546,8 @@ impl std::error::Error for Error {
             | Error::Setgid { source: e, .. }
             | Error::Setuid { source: e, .. }
             | Error::Signal { source: e, .. }
-            | Error::Spawn { source: e, .. } => Some(e),
+            | Error::Spawn { source: e, .. }
+            | Error::Listener { source: e, .. } => Some(e),
             Error::Umask { .. }
             | Error::EmptyPath { .. }
             | Error::NulByte { .. }
@@ -498,6 +557,9 @@ impl std::error::Error for Error {
             | Error::UpgradeRunning
             | Error::NotUpgraded { .. }
             | Error::HandOver { .. }
+            | Error::SignalNotHandled { .. }
+            | Error::ExitedWithoutSuccessor { .. }
+            | Error::LockKept { .. }
             | Error::NotHolder { .. }
             | Error::StillAlive { .. }
             | Error::Unsupported { .. }

@@ -51,4 +51,5 @@ pub use upgrade::is_hand_over;
 #[doc(hidden)]
 pub mod __testing {
     pub use crate::sys::{fallback, force_fallbacks};
+    pub use crate::upgrade::pause_hand_over;
 }

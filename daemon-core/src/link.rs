@@ -10,6 +10,7 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
+use std::io::Read;
 use std::os::fd::AsFd;
 
 use nix::poll::PollFlags;
@@ -17,45 +18,71 @@ use nix::poll::PollFlags;
 use crate::report::{self, Report, Sender};
 use crate::sys;
 
-/// After an upgrade, until [`ready`]: `Some`, with the pidfile to write this
-/// process's pid into, if there is one.
-static TAKE_OVER: Mutex<Option<Option<PendingPid>>> = Mutex::new(None);
+/// After an upgrade, until [`ready`]: what the new process needs to hear
+/// that the old one has handed over.
+static TAKE_OVER: Mutex<Option<PendingAck>> = Mutex::new(None);
 
-/// The pidfile's path, and a copy of the locked fd, to check that the path
-/// still names the file whose lock this process holds.
-pub(crate) struct PendingPid {
-    pub(crate) path: std::path::PathBuf,
-    pub(crate) locked: File,
+/// The new process's side of the hand-over's commit (see `upgrade`).
+pub(crate) struct PendingAck {
+    /// The pipe the old process acks on, once it wrote this pid.
+    pub(crate) ack: File,
+    /// A copy of the locked pidfile, read when no ack comes.
+    pub(crate) locked: Option<File>,
+    /// The old process's pid.
+    pub(crate) parent: i32,
+    /// The old process's deadline for this one's Ready.
+    pub(crate) deadline: Option<Instant>,
 }
 
-impl PendingPid {
-    fn write(self) -> Result<(), String> {
-        use std::io::Write;
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let fail = |e: io::Error| format!("pidfile {}: {e}", self.path.display());
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(&self.path)
-            .map_err(fail)?;
-        let (held, named) = (
-            self.locked.metadata().map_err(fail)?,
-            file.metadata().map_err(fail)?,
-        );
-        if (held.dev(), held.ino()) != (named.dev(), named.ino()) {
-            return Err(format!(
-                "pidfile {}: no longer the file whose lock was handed over",
-                self.path.display()
-            ));
+impl PendingAck {
+    /// Waits for the old process's ack; whether this process is the daemon
+    /// now, and owns the pidfile.
+    fn wait(self) -> Taken {
+        let mut byte = [0u8; 1];
+        loop {
+            if report::wait(self.ack.as_fd(), PollFlags::POLLIN, self.deadline) != Ok(true) {
+                break;
+            }
+            match (&self.ack).read(&mut byte) {
+                Ok(1) => return Taken::Acked,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The end, or an error: not a word from the old process.
+                _ => break,
+            }
         }
-        file.set_len(0).map_err(fail)?;
-        writeln!(file, "{}", std::process::id()).map_err(fail)?;
-        crate::upgrade::note_pid_written();
-        Ok(())
+        let me = std::process::id() as i32;
+        // The old process committed (the pidfile names this one), then
+        // died before its ack: the hand-over happened.
+        let named = self
+            .locked
+            .as_ref()
+            .and_then(crate::pidfile::first_line_pid);
+        if named == Some(me) {
+            Taken::Acked
+        } else if parent_alive(self.parent) {
+            // It refused this one (late, say), and stops it.
+            Taken::Refused
+        } else if self.locked.is_none() {
+            // No pidfile names anyone: this ready process is all there is.
+            Taken::Acked
+        } else {
+            Taken::Orphaned
+        }
     }
 }
 
-pub(crate) fn take_over_at_ready(pending: Option<PendingPid>) {
+enum Taken {
+    Acked,
+    Refused,
+    Orphaned,
+}
+
+/// Whether the process that handed over is still this one's parent.
+fn parent_alive(parent: i32) -> bool {
+    nix::unistd::getppid().as_raw() == parent
+}
+
+pub(crate) fn take_over_at_ready(pending: PendingAck) {
     *TAKE_OVER.lock().unwrap_or_else(PoisonError::into_inner) = Some(pending);
 }
 
@@ -81,20 +108,19 @@ static SYSTEMD: OnceLock<UnixDatagram> = OnceLock::new();
 /// waiting (in the foreground, with `ready = "start"`, or after the first
 /// call) it does nothing, and returns `true`.
 pub fn ready() -> bool {
-    // After an upgrade, the pid goes into the pidfile first: the old process
-    // lets go once it reads Ready, and the pidfile must name this one then.
-    if let Some(pending) = TAKE_OVER
+    // After an upgrade: this process is to live on once the old one exits,
+    // so the parent-death signal goes first; a process that cannot clear
+    // it is not the daemon, and the old one serves on.
+    let pending = TAKE_OVER
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .take()
-    {
-        if let Err(reason) = pending.map_or(Ok(()), PendingPid::write) {
-            // Not the daemon, then: the old process serves on.
-            not_ready(reason);
+        .take();
+    if pending.is_some() {
+        if let Err(e) = sys::set_parent_death_signal(0) {
+            not_ready(format!("parent-death signal: {}", e.desc()));
             std::process::exit(1)
         }
-        // Ready now: the old process may exit without taking this one along.
-        sys::set_parent_death_signal(0);
+        crate::upgrade::pause(crate::upgrade::Pause::BeforeReady);
     }
     // systemd first: after an upgrade, the old process sends MAINPID= once
     // it reads Ready, and systemd then has READY=1 from the new one already.
@@ -106,6 +132,20 @@ pub fn ready() -> bool {
         Some(mut sender) => sender.flush_until(&Report::Ready),
         None => true,
     };
+    if let Some(pending) = pending {
+        match pending.wait() {
+            Taken::Acked => crate::upgrade::note_took_over(),
+            // The old process stops this one.
+            Taken::Refused => return false,
+            // The old process died before it handed over: the pidfile names
+            // it, and this process was never the daemon. It leaves, and the
+            // lock with it.
+            Taken::Orphaned => {
+                not_ready("the process that handed over exited before it took this one's ready");
+                std::process::exit(1)
+            }
+        }
+    }
     notified && delivered
 }
 

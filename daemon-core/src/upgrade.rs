@@ -3,9 +3,16 @@
 //! a readiness pipe, and lets go only once the new process is ready.
 //!
 //! The new process does not detach again: it is already in the daemon's
-//! session, and not a session leader. At `ready()` it writes its own pid
-//! into the pidfile, whose lock it holds through the same open file as the
-//! old process, so the lock is never free in between.
+//! session, and not a session leader. It holds the pidfile's lock through
+//! the same open file as the old process, so the lock is never free.
+//!
+//! The hand-over is one commit, made by the old process: once it has taken
+//! the new one's Ready, it writes the new pid into the pidfile (one `pwrite`,
+//! then `ftruncate`), and only then acks it over a second pipe. So the
+//! pidfile names the new process exactly when the old one has let go, and
+//! `app upgrade` can take the one for the other. Until the ack, the new
+//! process leaves the file alone; whatever fails before it, the old process
+//! writes its own pid back and stops the new one.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -13,7 +20,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,6 +30,7 @@ use nix::libc;
 use nix::poll::PollFlags;
 
 use crate::activation::UPGRADE_ENV;
+use crate::pidfile::{PidWriter, Writers};
 use crate::report::{self, Next, Reader, Report};
 use crate::{sys, Cause, Error};
 
@@ -38,6 +46,8 @@ pub(crate) struct Origin {
     /// The locked pidfile's fd, handed to the new process, and its path.
     pub(crate) pidfile: Option<RawFd>,
     pub(crate) pidfile_path: Option<PathBuf>,
+    /// Whom the walk to the pidfile trusts.
+    pub(crate) writers: Writers,
     /// Whether this process detached (its stdio on the log files), or runs
     /// in the foreground; the new process is as this one.
     pub(crate) detached: bool,
@@ -50,8 +60,10 @@ static ORIGIN: OnceLock<Origin> = OnceLock::new();
 static UPGRADING: AtomicBool = AtomicBool::new(false);
 /// Set once a new process took over: this one must not remove the pidfile.
 static HANDED_OVER: AtomicBool = AtomicBool::new(false);
-/// The pid this process wrote into the pidfile at `ready()`, after a take-over.
-static WRITTEN_AT_READY: AtomicI32 = AtomicI32::new(0);
+/// The pid of this process once the old one acked its take-over: the pidfile
+/// is its own from then on. A pid, not a flag: a worker forked from it
+/// inherits the value, not the file.
+static TOOK_OVER: AtomicI32 = AtomicI32::new(0);
 
 pub(crate) fn remember(origin: Origin) {
     let _ = ORIGIN.set(origin);
@@ -62,13 +74,49 @@ pub(crate) fn handed_over() -> bool {
     HANDED_OVER.load(Ordering::SeqCst)
 }
 
-/// Whether this process wrote its pid into the pidfile at `ready()`.
-pub(crate) fn wrote_pid_at_ready() -> bool {
-    WRITTEN_AT_READY.load(Ordering::SeqCst) == std::process::id() as i32
+/// Whether this process took the pidfile over from the one that started it.
+pub(crate) fn took_over() -> bool {
+    TOOK_OVER.load(Ordering::SeqCst) == std::process::id() as i32
 }
 
-pub(crate) fn note_pid_written() {
-    WRITTEN_AT_READY.store(std::process::id() as i32, Ordering::SeqCst);
+pub(crate) fn note_took_over() {
+    TOOK_OVER.store(std::process::id() as i32, Ordering::SeqCst);
+}
+
+/// The points of the hand-over that the tests widen, to replay a crash or a
+/// delay there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pause {
+    /// In the new process, inside `ready()`, before its Ready is sent.
+    BeforeReady = 0,
+    /// In the old process, after it took the Ready, before its commit.
+    BeforeCommit = 1,
+    /// In the old process, between the commit's `pwrite` and `ftruncate`.
+    BetweenPidWrites = 2,
+}
+
+static PAUSES: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+/// Makes the hand-over sleep `pause` at `stage` (`before-ready`,
+/// `before-commit` or `between-pid-writes`): for tests only. Unknown
+/// stages are ignored.
+#[doc(hidden)]
+pub fn pause_hand_over(stage: &str, pause: Duration) {
+    let stage = match stage {
+        "before-ready" => Pause::BeforeReady,
+        "before-commit" => Pause::BeforeCommit,
+        "between-pid-writes" => Pause::BetweenPidWrites,
+        _ => return,
+    };
+    let millis = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
+    PAUSES[stage as usize].store(millis, Ordering::SeqCst);
+}
+
+pub(crate) fn pause(stage: Pause) {
+    let millis = PAUSES[stage as usize].load(Ordering::SeqCst);
+    if millis > 0 {
+        thread::sleep(Duration::from_millis(millis));
+    }
 }
 
 /// Starts the daemon's binary again, from the path it was started from,
@@ -99,53 +147,75 @@ fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
     let origin = ORIGIN.get().ok_or(Error::Unsupported {
         what: "an upgrade of a process that daemonic did not start",
     })?;
+    // The writer first: a pidfile this process cannot write (root's, after
+    // a user drop) fails the upgrade before anything is started.
+    let writer = match (&origin.pidfile_path, origin.pidfile) {
+        (Some(path), Some(locked)) => {
+            // SAFETY: a borrowed view of the locked fd, which this process
+            // keeps open for its whole life.
+            let locked = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(locked) });
+            Some(PidWriter::open(path, &locked, &origin.writers)?)
+        }
+        _ => None,
+    };
     let (report_read, report_write) = sys::cloexec_pipe().map_err(Error::Pipe)?;
-    let child = spawn(origin, listeners, &report_write)?;
+    let (ack_read, ack_write) = sys::cloexec_pipe().map_err(Error::Pipe)?;
+    let mut child = spawn(origin, listeners, &report_write, &ack_read)?;
     drop(report_write);
+    drop(ack_read);
     let deadline = Instant::now().checked_add(origin.ready_timeout);
     let pid = child.id();
-    match await_ready(report_read, child, deadline, origin.ready_timeout) {
+    let outcome = await_ready(report_read, &mut child, deadline, origin.ready_timeout)
+        .and_then(|()| commit(writer.as_ref(), &mut child, &ack_write));
+    match outcome {
         Ok(()) => {
             HANDED_OVER.store(true, Ordering::SeqCst);
             crate::link::notify_systemd(&format!("MAINPID={pid}"));
             Ok(pid)
         }
         Err(error) => {
-            // A new process stopped just after it wrote its pid: the file
-            // names this one again.
-            if let (Some(path), Some(locked)) = (&origin.pidfile_path, origin.pidfile) {
-                reclaim_pidfile(path, locked, pid);
+            // The new process hears no ack: it leaves the file alone, and
+            // is stopped. Then the file names this process again, whatever
+            // a commit cut short left in it.
+            drop(ack_write);
+            stop(&mut child);
+            if let Some(writer) = &writer {
+                let _ = writer.write(std::process::id());
             }
             Err(error)
         }
     }
 }
 
-/// Writes this process's pid back into the pidfile if it names `stopped`,
-/// through the path, checked to be the locked file.
-fn reclaim_pidfile(path: &std::path::Path, locked: RawFd, stopped: u32) {
-    use std::io::{Read, Seek, Write};
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let Ok(mut file) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-    else {
-        return;
-    };
-    // SAFETY: a borrowed view of the locked fd, which this process keeps open.
-    let locked = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(locked) });
-    let same = match (locked.metadata(), file.metadata()) {
-        (Ok(held), Ok(named)) => (held.dev(), held.ino()) == (named.dev(), named.ino()),
-        _ => false,
-    };
-    let mut text = String::new();
-    if !same || file.read_to_string(&mut text).is_err() || text.trim() != stopped.to_string() {
-        return;
+/// The hand-over's one step: the new pid into the pidfile, then the ack
+/// that tells the new process the file is its own.
+fn commit(writer: Option<&PidWriter>, child: &mut Child, ack: &OwnedFd) -> Result<(), Error> {
+    pause(Pause::BeforeCommit);
+    // A new process that died after its Ready is not the daemon.
+    if let Ok(Some(status)) = child.try_wait() {
+        return Err(ended(status, None));
     }
-    let _ = file.set_len(0).and_then(|()| file.rewind());
-    let _ = writeln!(file, "{}", std::process::id());
+    if let Some(writer) = writer {
+        writer.commit(child.id())?;
+    }
+    // SIGPIPE stays ignored in the daemon (see `signals`): a new process
+    // gone meanwhile is EPIPE here.
+    loop {
+        match nix::unistd::write(ack, b"1") {
+            Ok(1) => return Ok(()),
+            Err(Errno::EINTR) => {}
+            Ok(_) => return Err(Error::Pipe(Errno::EIO)),
+            Err(e) => {
+                return Err(Error::HandOver {
+                    reason: format!(
+                        "the new process, pid {}, did not take the ack: {}",
+                        child.id(),
+                        e.desc()
+                    ),
+                })
+            }
+        }
+    }
 }
 
 /// The new process, with the fds in place: the listeners from 3, then the
@@ -154,13 +224,16 @@ fn spawn(
     origin: &Origin,
     listeners: &[(&str, BorrowedFd<'_>)],
     report: &OwnedFd,
+    ack: &OwnedFd,
 ) -> Result<Child, Error> {
     let mut sources: Vec<RawFd> = listeners.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
     let count = sources.len() as RawFd;
     let pidfile_target = origin.pidfile.map(|_| 3 + count);
     let report_target = 3 + count + RawFd::from(origin.pidfile.is_some());
+    let ack_target = report_target + 1;
     sources.extend(origin.pidfile);
     sources.push(report.as_raw_fd());
+    sources.push(ack.as_raw_fd());
     let names: Vec<&str> = listeners.iter().map(|(name, _)| *name).collect();
     if sources.len() > 64 {
         return Err(Error::HandOver {
@@ -178,7 +251,7 @@ fn spawn(
         .env(
             UPGRADE_ENV,
             format!(
-                "{},{report_target},{},{}",
+                "{},{report_target},{ack_target},{},{}",
                 pidfile_target.map_or(String::from("-"), |fd| fd.to_string()),
                 std::process::id(),
                 u8::from(origin.detached),
@@ -187,7 +260,7 @@ fn spawn(
     if let Some(address) = &origin.notify_socket {
         command.env("NOTIFY_SOCKET", address);
     }
-    let first_free = 4 + count + 1;
+    let first_free = ack_target + 1;
     // SAFETY: only async-signal-safe calls (fcntl, dup2, close,
     // sigprocmask), as a child of a threaded process may make.
     unsafe {
@@ -214,7 +287,9 @@ fn spawn(
             // If this process dies before the new one is ready, so does the
             // new one, which would otherwise hold the lock and the sockets
             // with nobody to hand them to. Cleared at its ready().
-            sys::set_parent_death_signal(libc::SIGKILL);
+            if sys::set_parent_death_signal(libc::SIGKILL).is_err() {
+                return Err(std::io::Error::last_os_error());
+            }
             let mut empty: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
@@ -226,7 +301,7 @@ fn spawn(
     // dup2s above would close under it. So the free ones are taken until
     // the spawn.
     let mut placeholders = Vec::new();
-    for fd in 3..=report_target {
+    for fd in 3..=ack_target {
         // SAFETY: F_GETFD only asks whether the number is open.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
             if let Ok(null) = File::open("/dev/null") {
@@ -246,7 +321,7 @@ fn spawn(
 /// deadline, then it alone is stopped.
 fn await_ready(
     pipe: OwnedFd,
-    mut child: Child,
+    child: &mut Child,
     deadline: Option<Instant>,
     timeout: Duration,
 ) -> Result<(), Error> {
@@ -258,7 +333,7 @@ fn await_ready(
             Next::Frame(Report::Panic(message)) => cause = Some(Cause::Panicked(message)),
             Next::Frame(Report::NotReady(reason)) => cause = Some(Cause::NotReady(reason)),
             Next::Frame(Report::Failed(error)) => {
-                stop(&mut child);
+                stop(child);
                 return Err(error);
             }
             // Its status lines have no terminal to go to.
@@ -269,16 +344,20 @@ fn await_ready(
     };
     drop(reader);
     if !late {
-        if let Some(status) = wait(&mut child, deadline) {
+        if let Some(status) = wait(child, deadline) {
             return Err(ended(status, cause));
         }
     }
-    let stopped = stop(&mut child);
+    let stopped = stop(child);
     Err(Error::ReadyTimeout { timeout, stopped })
 }
 
 /// Stops the new process, its own child, and reaps it: SIGTERM, then SIGKILL.
 fn stop(child: &mut Child) -> bool {
+    // Reaped already: its pid may be another process's by now.
+    if !matches!(child.try_wait(), Ok(None)) {
+        return true;
+    }
     let pid = child.id() as libc::pid_t;
     // SAFETY: plain integers; an unreaped child's pid is its own.
     unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -323,6 +402,10 @@ fn ended(status: std::process::ExitStatus, cause: Option<Cause>) -> Error {
 pub(crate) struct HandOver {
     pub(crate) pidfile: Option<OwnedFd>,
     pub(crate) report: OwnedFd,
+    /// Where the old process acks the commit: then the pidfile is this one's.
+    pub(crate) ack: OwnedFd,
+    /// The old process's pid.
+    pub(crate) parent: i32,
     /// Whether the old process was detached: then stdio is on the log files.
     pub(crate) detached: bool,
 }
@@ -330,7 +413,7 @@ pub(crate) struct HandOver {
 /// Whether this process was started by an upgrade, to take over: then it
 /// runs no `control` command, whatever its arguments say.
 pub fn is_hand_over() -> bool {
-    std::env::var_os(UPGRADE_ENV).is_some()
+    !sys::is_set_id() && std::env::var_os(UPGRADE_ENV).is_some()
 }
 
 /// Reads and removes the hand-over's variable; `None` when this process was
@@ -338,13 +421,18 @@ pub fn is_hand_over() -> bool {
 pub(crate) fn take_hand_over(
     single_threaded: impl FnOnce() -> bool,
 ) -> Option<Result<HandOver, Error>> {
+    // A set-uid or set-gid process takes nothing from its environment
+    // (`activation::take_from_env` removed the variable already).
+    if sys::is_set_id() {
+        return None;
+    }
     let value = std::env::var(UPGRADE_ENV).ok()?;
     if single_threaded() {
         std::env::remove_var(UPGRADE_ENV);
     }
     let fields: Vec<&str> = value.split(',').collect();
     let parsed = match fields[..] {
-        [pidfile, report, parent, detached] => (|| {
+        [pidfile, report, ack, parent, detached] => (|| {
             let pidfile = match pidfile {
                 "-" => None,
                 fd => Some(fd.parse::<RawFd>().ok()?),
@@ -352,15 +440,16 @@ pub(crate) fn take_hand_over(
             Some((
                 pidfile,
                 report.parse::<RawFd>().ok()?,
+                ack.parse::<RawFd>().ok()?,
                 parent.parse::<i32>().ok()?,
                 detached == "1",
             ))
         })(),
         _ => None,
     };
-    let Some((pidfile, report, parent, detached)) = parsed else {
+    let Some((pidfile, report, ack, parent, detached)) = parsed else {
         return Some(Err(Error::HandOver {
-            reason: format!("{UPGRADE_ENV}={value:?} is not two fds, a pid and a flag"),
+            reason: format!("{UPGRADE_ENV}={value:?} is not three fds, a pid and a flag"),
         }));
     };
     // The variable is for the process the old one started, not for any
@@ -384,6 +473,8 @@ pub(crate) fn take_hand_over(
         Ok(HandOver {
             pidfile: pidfile.map(open).transpose()?,
             report: open(report)?,
+            ack: open(ack)?,
+            parent,
             detached,
         })
     })())

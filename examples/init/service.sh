@@ -12,9 +12,9 @@
 #                    reload 7 when not running.
 ### END INIT INFO
 
-DAEMON=/usr/local/bin/daemonic-service
-export APP_PIDFILE=/run/daemonic-service/service.pid
-export APP_LOG=/var/log/daemonic-service/service.log
+DAEMON=${DAEMON:-/usr/local/bin/daemonic-service}
+export APP_PIDFILE=${APP_PIDFILE:-/run/daemonic-service/service.pid}
+export APP_LOG=${APP_LOG:-/var/log/daemonic-service/service.log}
 
 [ -x "$DAEMON" ] || exit 5
 

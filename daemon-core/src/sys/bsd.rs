@@ -64,3 +64,15 @@ pub(crate) fn abstract_address(_name: &[u8]) -> io::Result<SocketAddr> {
         ),
     ))
 }
+
+/// Which signals another process handles is not read here: there is no
+/// `/proc`. The caller sends the signal as asked, and the README says so.
+pub(crate) fn handled_signals(_pid: Pid) -> Result<super::Signals, Errno> {
+    Err(Errno::ENOSYS)
+}
+
+/// `issetugid(2)`: whether this process was started set-uid or set-gid.
+pub(crate) fn is_set_id() -> bool {
+    // SAFETY: no arguments; it only reads the process's flag.
+    unsafe { libc::issetugid() != 0 }
+}

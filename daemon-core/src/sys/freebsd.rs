@@ -3,15 +3,15 @@
 //! and kqueue.
 
 use std::os::fd::{OwnedFd, RawFd};
-use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::libc;
-use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
-pub(crate) use super::bsd::{abstract_address, exit_watch, holds_file, send_signal};
+pub(crate) use super::bsd::{
+    abstract_address, exit_watch, handled_signals, holds_file, is_set_id, send_signal,
+};
 pub(crate) use super::nix_only::{group_list, peek_child, set_groups};
 use super::Snapshot;
 
@@ -91,10 +91,11 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC)
 }
 
-pub(crate) fn open_directory(path: &Path) -> Result<OwnedFd, Errno> {
-    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    open(path, flags, Mode::empty())
-}
+/// How a directory is opened to walk through and unlink in: `O_PATH`
+/// (FreeBSD 14), which needs no read permission on it.
+pub(crate) const DIRECTORY: OFlag = OFlag::O_PATH
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_CLOEXEC);
 
 /// `struct procctl_reaper_status` of `sys/procctl.h`, which libc lacks.
 #[repr(C)]
@@ -145,15 +146,32 @@ pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
 
 /// Has the kernel send `signal` to this process when its parent exits
 /// (0: never): `procctl(PROC_PDEATHSIG_CTL)`. Async-signal-safe.
-pub(crate) fn set_parent_death_signal(signal: libc::c_int) {
+pub(crate) fn set_parent_death_signal(signal: libc::c_int) -> Result<(), Errno> {
     let mut signal = signal;
     // SAFETY: this process's own setting; `signal` outlives the call.
-    unsafe {
+    Errno::result(unsafe {
         libc::procctl(
             libc::P_PID,
             0,
             libc::PROC_PDEATHSIG_CTL,
             (&mut signal as *mut libc::c_int).cast(),
         )
-    };
+    })
+    .map(drop)
+}
+
+/// Makes this process untraceable by its own user, as `setuid` from root
+/// left the daemon it replaces (`PROC_TRACE_CTL_DISABLE`).
+pub(crate) fn set_undumpable() -> Result<(), Errno> {
+    let mut disable: libc::c_int = libc::PROC_TRACE_CTL_DISABLE;
+    // SAFETY: this process's own setting; `disable` outlives the call.
+    Errno::result(unsafe {
+        libc::procctl(
+            libc::P_PID,
+            0,
+            libc::PROC_TRACE_CTL,
+            (&mut disable as *mut libc::c_int).cast(),
+        )
+    })
+    .map(drop)
 }

@@ -9,10 +9,9 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::libc;
 use nix::sys::prctl;
-use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
 pub(crate) use super::nix_only::{group_list, peek_child, set_groups};
@@ -90,10 +89,11 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
     nix::unistd::pipe2(OFlag::O_CLOEXEC)
 }
 
-pub(crate) fn open_directory(path: &Path) -> Result<OwnedFd, Errno> {
-    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    open(path, flags, Mode::empty())
-}
+/// How a directory is opened to walk through and unlink in: `O_PATH`,
+/// which needs no read permission on it.
+pub(crate) const DIRECTORY: OFlag = OFlag::O_PATH
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_CLOEXEC);
 
 /// Makes this process a child subreaper; its previous state, to restore.
 pub(crate) fn acquire_subreaper() -> Option<bool> {
@@ -147,6 +147,33 @@ pub(crate) fn holds_file(pid: Pid, dev: u64, ino: u64) -> Result<bool, Errno> {
     }))
 }
 
+/// The signals a thread waits for in `rt_sigtimedwait`, or none when it is
+/// not in that call; all of them when it is and the set cannot be read.
+fn awaited_signals(pid: Pid, task: &Path) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let Ok(call) = fs::read_to_string(task.join("syscall")) else {
+        return 0;
+    };
+    let mut fields = call.split_whitespace();
+    if fields.next().and_then(|nr| nr.parse::<libc::c_long>().ok())
+        != Some(libc::SYS_rt_sigtimedwait)
+    {
+        return 0;
+    }
+    let set = fields
+        .next()
+        .and_then(|arg| u64::from_str_radix(arg.trim_start_matches("0x"), 16).ok());
+    let mut bytes = [0u8; 8];
+    let read = set.and_then(|set| {
+        let memory = fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+        memory.read_exact_at(&mut bytes, set).ok()
+    });
+    match read {
+        Some(()) => u64::from_ne_bytes(bytes),
+        None => u64::MAX,
+    }
+}
+
 /// `pid`'s real and saved uids, from `/proc/<pid>/status`.
 pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
     let status = fs::read(format!("/proc/{pid}/status")).map_err(io_errno)?;
@@ -166,9 +193,59 @@ pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
 
 /// Has the kernel send `signal` to this process when its parent thread
 /// exits (0: never). Async-signal-safe: a raw prctl, for `pre_exec`.
-pub(crate) fn set_parent_death_signal(signal: libc::c_int) {
+pub(crate) fn set_parent_death_signal(signal: libc::c_int) -> Result<(), Errno> {
     // SAFETY: plain integers.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) };
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) }).map(drop)
+}
+
+/// Makes this process undumpable, as `setuid` from root left the daemon it
+/// replaces: its `/proc/<pid>` then belongs to root, and neither ptrace nor
+/// `pidfd_getfd` by its own user reaches its fds.
+pub(crate) fn set_undumpable() -> Result<(), Errno> {
+    // SAFETY: plain integers.
+    Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong) }).map(drop)
+}
+
+/// Whether this process runs set-uid or set-gid (or with file
+/// capabilities): the kernel's `AT_SECURE`.
+pub(crate) fn is_set_id() -> bool {
+    // SAFETY: getauxval reads the auxiliary vector; 0 when absent.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// The signals `pid` catches, ignores, or blocks in every thread: one that
+/// is none of these would end it, or stop it, by its default action.
+///
+/// A thread waiting in `sigwait` (or `sigtimedwait`) shows the signals it
+/// waits for as unblocked in `/proc`, as the kernel takes them out of its
+/// mask for the wait; yet one of those is taken by the wait and kills
+/// nobody. So for such a thread the set it waits for is read too, from the
+/// call's first argument (`/proc/<tid>/syscall`, then `/proc/<pid>/mem`);
+/// where that cannot be read, the thread counts as blocking everything.
+pub(crate) fn handled_signals(pid: Pid) -> Result<Signals, Errno> {
+    let mask = |status: &str, name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|value| u64::from_str_radix(value.trim(), 16).ok())
+            .ok_or(Errno::EINVAL)
+    };
+    let read =
+        |path: String| fs::read(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let status = read(format!("/proc/{pid}/status")).map_err(io_errno)?;
+    let mut blocked_everywhere = u64::MAX;
+    for task in fs::read_dir(format!("/proc/{pid}/task")).map_err(io_errno)? {
+        let task = task.map_err(io_errno)?.path();
+        // A thread that exited meanwhile blocks nothing any more.
+        let Ok(thread) = read(task.join("status").display().to_string()) else {
+            continue;
+        };
+        let blocked = mask(&thread, "SigBlk")? | awaited_signals(pid, &task);
+        blocked_everywhere &= blocked;
+    }
+    Ok(Signals(u128::from(
+        mask(&status, "SigCgt")? | mask(&status, "SigIgn")? | blocked_everywhere,
+    )))
 }
 
 #[cfg(test)]

@@ -5,16 +5,16 @@
 
 use std::ffi::CStr;
 use std::os::fd::{OwnedFd, RawFd};
-use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::libc;
-use nix::sys::stat::Mode;
 use nix::sys::wait::WaitStatus;
 use nix::unistd::{Gid, Pid};
 
-pub(crate) use super::bsd::{abstract_address, exit_watch, holds_file, send_signal};
+pub(crate) use super::bsd::{
+    abstract_address, exit_watch, handled_signals, holds_file, is_set_id, send_signal,
+};
 use super::Snapshot;
 
 /// `NGROUPS_MAX` of `sys/syslimits.h`, which libc lacks: `setgroups` takes
@@ -102,10 +102,11 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
 }
 
 /// No `O_PATH`: a read-only directory fd serves to unlink through.
-pub(crate) fn open_directory(path: &Path) -> Result<OwnedFd, Errno> {
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    open(path, flags, Mode::empty())
-}
+/// How a directory is opened to walk through and unlink in: macOS has no
+/// `O_PATH`, so each directory on the pidfile's path must be readable.
+pub(crate) const DIRECTORY: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_CLOEXEC);
 
 /// macOS has no subreaper.
 pub(crate) fn acquire_subreaper() -> Option<bool> {
@@ -186,4 +187,12 @@ pub(crate) fn process_uids(pid: Pid) -> Result<(u32, u32), Errno> {
 
 /// No parent-death signal on macOS: a new process whose old one died
 /// before it was ready finds out at `ready()`, when the pipe is gone.
-pub(crate) fn set_parent_death_signal(_signal: libc::c_int) {}
+pub(crate) fn set_parent_death_signal(_signal: libc::c_int) -> Result<(), Errno> {
+    Ok(())
+}
+
+/// macOS has no per-process switch that a later `task_for_pid` obeys;
+/// that call already needs root or a debugging entitlement there.
+pub(crate) fn set_undumpable() -> Result<(), Errno> {
+    Ok(())
+}

@@ -8,7 +8,6 @@
 //! - `open_fds()`: the fds open in this process, listed;
 //! - `close_fds_from(keep)`: every fd above stderr closed but `keep`;
 //! - `pipe()`: a pipe with both ends close-on-exec;
-//! - `open_directory(path)`: a directory fd to unlink through;
 //! - `acquire_subreaper()` / `restore_subreaper(previous)`;
 //! - `exit_watch(pid)`: an fd that polls readable once `pid` has exited,
 //!   for any process, not only children;
@@ -21,6 +20,11 @@
 //! - `process_uids(pid)`: its real and saved uids;
 //! - `set_parent_death_signal(signal)`: for the process an upgrade starts,
 //!   until it is ready;
+//! - `set_undumpable()`: for that process, when the daemon dropped its user;
+//! - `is_set_id()`: whether this process runs set-uid or set-gid;
+//! - `handled_signals(pid)`: the signals a process catches, blocks or
+//!   ignores (Linux; ENOSYS elsewhere);
+//! - `DIRECTORY`: the flags a directory is opened with, to walk through;
 //! - `abstract_address(name)`: an abstract socket address, Linux only.
 //!
 //! The portable fallbacks live here, and [`force_fallbacks`] makes Linux

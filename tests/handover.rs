@@ -1,0 +1,423 @@
+//! The upgrade's hand-over, stage by stage: a new process that is late, an
+//! old one killed in the middle of its commit, a `stop` that meets an
+//! upgrade, commands refused for a signal the daemon does not handle, and a
+//! new process under a user drop that the user cannot read from. Each is
+//! replayed against `tests/fixtures/handover.rs`, paused at the stage by the
+//! hidden hook `daemonic::__testing::pause_hand_over`, and observed from
+//! outside.
+// Linux only: these tests read /proc/<pid> to see the daemons from outside.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::fs;
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::libc;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{Pid, User};
+use support::{
+    alive, daemon_pid, directory_of, is_root, nobody, signal_mask, status_line, wait_for_line,
+    wait_for_sigwait, wait_until, Launch, Running, Sandbox, EXIT,
+};
+
+/// A fixture copied into the sandbox as `app`, the path an upgrade starts
+/// again, with its pidfile, its log and the environment of the test.
+struct App {
+    path: PathBuf,
+    pidfile: PathBuf,
+    log: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl App {
+    fn new(sandbox: &Sandbox, fixture: &str, env: &[(&'static str, &str)]) -> App {
+        App::in_dir(sandbox, fixture, &sandbox.path(""), env)
+    }
+
+    /// Its pidfile and log in `dir`.
+    fn in_dir(sandbox: &Sandbox, fixture: &str, dir: &Path, env: &[(&'static str, &str)]) -> App {
+        App {
+            path: sandbox.copy_binary(fixture, "app"),
+            pidfile: dir.join("app.pid"),
+            log: dir.join("app.log"),
+            env: env.iter().map(|&(k, v)| (k, v.to_owned())).collect(),
+        }
+    }
+
+    /// `PROGRAM [COMMAND]`, with the app's settings.
+    fn command_of(&self, sandbox: &Sandbox, program: &Path, command: Option<&str>) -> Command {
+        let mut run = sandbox.command_for(program);
+        run.args(command)
+            .env("APP_PIDFILE", &self.pidfile)
+            .env("APP_LOG", &self.log)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        run
+    }
+
+    /// `app COMMAND`, to its exit.
+    fn run(&self, sandbox: &Sandbox, command: &str) -> Launch {
+        Running::spawn(self.command_of(sandbox, &self.path, Some(command))).wait()
+    }
+
+    /// Starts it detached; its pid, once it waits for its signals.
+    fn start(&self, sandbox: &Sandbox) -> i32 {
+        let launch = Running::spawn(self.command_of(sandbox, &self.path, None)).wait();
+        let pid = daemon_pid(&launch, &self.pidfile);
+        wait_for_sigwait(pid);
+        pid
+    }
+
+    /// The pid on the pidfile's first line, if it has a whole one: between
+    /// the old process's write of the new pid and its truncation, a longer
+    /// old pid may leave digits on a second line.
+    fn first_line_pid(&self) -> Option<i32> {
+        let text = fs::read_to_string(&self.pidfile).ok()?;
+        let (line, _) = text.split_once('\n')?;
+        line.trim().parse().ok()
+    }
+}
+
+/// Exit code and stdout, and nothing on stderr.
+fn said(launch: &Launch) -> (Option<i32>, &str) {
+    assert_eq!(launch.stderr, "", "{launch:?}");
+    (launch.status.code(), launch.stdout.trim_end())
+}
+
+/// The pid of a log line `PREFIX<pid>`.
+fn pid_after(line: &str, prefix: &str) -> i32 {
+    line.strip_prefix(prefix)
+        .and_then(|pid| pid.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {line:?}"))
+}
+
+/// The new process is still inside its ready() (paused 4 s) when the old
+/// one's 2 s `ready_timeout` passes: the old one stops it, and stays the
+/// daemon, by every account: the only process, named by the pidfile, and
+/// so said by `status` and by `start`.
+#[test]
+fn a_new_process_late_past_the_deadline_leaves_the_old_one_the_daemon() {
+    let sandbox = Sandbox::new();
+    let app = App::new(
+        &sandbox,
+        "fixture-handover",
+        &[
+            ("APP_READY_TIMEOUT", "2"),
+            ("FIXTURE_PAUSE", "before-ready:4000"),
+        ],
+    );
+    let old = app.start(&sandbox);
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let failed = wait_for_line(&app.log, "upgrade failed: ");
+    assert!(failed.contains("not ready"), "{failed}");
+    assert!(
+        wait_until(EXIT, || sandbox.processes() == [old]),
+        "not the old process alone: {:?}",
+        sandbox.processes()
+    );
+    let running = format!("running (pid {old})");
+    assert_eq!(
+        said(&app.run(&sandbox, "status")),
+        (Some(0), running.as_str())
+    );
+    assert_eq!(app.first_line_pid(), Some(old));
+    let already = format!("already running (pid {old})");
+    assert_eq!(
+        said(&app.run(&sandbox, "start")),
+        (Some(0), already.as_str())
+    );
+    assert!(alive(old));
+}
+
+/// The old process has written the new pid and is paused before it
+/// truncates the file and acks the new one; it is killed there. The new
+/// process, which the file names, stays the daemon: the only process, said
+/// by `status` and by `start`, and stopped by `stop`.
+#[test]
+fn the_old_process_killed_between_its_two_pid_writes_leaves_the_new_one_the_daemon() {
+    let sandbox = Sandbox::new();
+    let app = App::new(
+        &sandbox,
+        "fixture-handover",
+        &[("FIXTURE_PAUSE", "between-pid-writes:3000")],
+    );
+    let old = app.start(&sandbox);
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let mut new = None;
+    assert!(
+        wait_until(EXIT, || {
+            new = app.first_line_pid().filter(|&pid| pid != old);
+            new.is_some()
+        }),
+        "the pidfile never named a new pid: {:?}",
+        fs::read_to_string(&app.pidfile)
+    );
+    let new = new.unwrap();
+    kill(Pid::from_raw(old), Signal::SIGKILL).unwrap();
+    assert!(wait_until(EXIT, || !alive(old)));
+    assert!(
+        wait_until(EXIT, || sandbox.processes() == [new]),
+        "not the new process alone: {:?} (new {new})",
+        sandbox.processes()
+    );
+    // A moment later, still: it did not go with the old one.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(alive(new), "the new process went with the old one");
+    let running = format!("running (pid {new})");
+    assert_eq!(
+        said(&app.run(&sandbox, "status")),
+        (Some(0), running.as_str())
+    );
+    let already = format!("already running (pid {new})");
+    assert_eq!(
+        said(&app.run(&sandbox, "start")),
+        (Some(0), already.as_str())
+    );
+    let stopped = format!("stopped (pid {new})");
+    assert_eq!(
+        said(&app.run(&sandbox, "stop")),
+        (Some(0), stopped.as_str())
+    );
+    assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
+}
+
+/// `stop` right after SIGUSR2, while the new build (a script that sleeps
+/// 2 s first) starts: the old process hands over and exits, and `stop`
+/// follows the pidfile to its successor and stops it too, saying so. No
+/// process is left, and `status` says none runs.
+#[test]
+fn stop_during_an_upgrade_stops_everything_and_says_so_truly() {
+    let sandbox = Sandbox::new();
+    let app = App::new(&sandbox, "fixture-handover", &[]);
+    let old = app.start(&sandbox);
+    // v2 at the app's path, by a rename: the same build, 2 s late to start.
+    let real = sandbox.copy_binary("fixture-handover", "app-v2");
+    let script = format!("#!/bin/sh\nsleep 2\nexec {} \"$@\"\n", real.display());
+    let new_path = sandbox.path("app.new");
+    fs::write(&new_path, script).unwrap();
+    fs::set_permissions(&new_path, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::rename(&new_path, &app.path).unwrap();
+
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    // Through the real binary: the script would wait 2 s before it ran.
+    let answer = Running::spawn(app.command_of(&sandbox, &real, Some("stop"))).wait();
+    assert_eq!(answer.status.code(), Some(0), "{answer:?}");
+    assert!(
+        !answer.stderr.contains("still runs after SIGKILL"),
+        "{answer:?}"
+    );
+    let handed = wait_for_line(&app.log, "handed over to ");
+    let new = pid_after(&handed, "handed over to ");
+    assert_eq!(
+        answer.stdout.lines().last(),
+        Some(format!("stopped (pid {new})").as_str()),
+        "{answer:?}"
+    );
+    assert!(
+        sandbox.wait_all_gone(EXIT),
+        "left running: {:?} (old {old}, new {new})",
+        sandbox.processes()
+    );
+    let status = Running::spawn(app.command_of(&sandbox, &real, Some("status"))).wait();
+    assert!(
+        matches!(status.status.code(), Some(3 | 1)),
+        "status after stop: {status:?}"
+    );
+}
+
+/// `service upgrade` against `examples/service.rs`, which neither catches,
+/// blocks nor ignores SIGUSR2 (whose default would kill it): refused with
+/// exit 3 at once, naming the signal, and nothing sent.
+#[test]
+fn upgrade_of_a_daemon_without_a_sigusr2_handler_is_refused_and_sends_nothing() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("service.pid");
+    let service = |command: Option<&str>| {
+        let mut service = sandbox.command("service");
+        service
+            .args(command)
+            .env("APP_PIDFILE", &pidfile)
+            .env("APP_LOG", sandbox.path("service.log"));
+        Running::spawn(service).wait()
+    };
+    let pid = daemon_pid(&service(None), &pidfile);
+    wait_for_sigwait(pid);
+    let started = Instant::now();
+    let answer = service(Some("upgrade"));
+    let took = started.elapsed();
+    assert_eq!(answer.status.code(), Some(3), "{answer:?}");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert_eq!(answer.stdout, "", "{answer:?}");
+    assert!(
+        answer.stderr.starts_with("daemonic: ")
+            && answer.stderr.ends_with('\n')
+            && answer.stderr.lines().count() == 1,
+        "not one line: {answer:?}"
+    );
+    assert!(answer.stderr.contains("SIGUSR2"), "{answer:?}");
+    assert!(alive(pid), "the daemon died");
+    assert_eq!(status_line(pid, "SigPnd"), "0000000000000000");
+    assert_eq!(status_line(pid, "ShdPnd"), "0000000000000000");
+    let running = format!("running (pid {pid})");
+    let status = service(Some("status"));
+    assert_eq!(said(&status), (Some(0), running.as_str()));
+}
+
+/// `app reload` against `examples/upgrade.rs`, a tokio server that handles
+/// SIGUSR2 and SIGTERM but not SIGHUP (whose default would kill it):
+/// refused with exit 3, naming the signal; the server lives and answers.
+#[test]
+fn reload_of_a_daemon_without_a_sighup_handler_is_refused_and_sends_nothing() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.copy_binary("upgrade", "app");
+    let pidfile = sandbox.path("app.pid");
+    let command = |arg: Option<&str>| {
+        let mut command = sandbox.command_for(&path);
+        command
+            .args(arg)
+            .env("APP_PIDFILE", &pidfile)
+            .env("APP_LOG", sandbox.path("app.log"))
+            .env("APP_READY_TIMEOUT", "30");
+        Running::spawn(command).wait()
+    };
+    let launch = command(None);
+    let pid = daemon_pid(&launch, &pidfile);
+    let addr = launch
+        .stdout
+        .strip_prefix("addr: ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("no addr: {launch:?}"))
+        .to_owned();
+    let sighup = 1 << (libc::SIGHUP - 1);
+    assert_eq!(signal_mask(pid, "SigCgt") & sighup, 0, "it catches SIGHUP");
+
+    let answer = command(Some("reload"));
+    assert_eq!(answer.status.code(), Some(3), "{answer:?}");
+    assert!(answer.stderr.contains("SIGHUP"), "{answer:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(alive(pid), "the server died");
+    assert_eq!(status_line(pid, "SigPnd"), "0000000000000000");
+    assert_eq!(status_line(pid, "ShdPnd"), "0000000000000000");
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream.set_read_timeout(Some(EXIT)).unwrap();
+    let mut served = String::new();
+    stream.read_to_string(&mut served).unwrap();
+    assert_eq!(served.trim_end(), format!("v1 pid {pid}"));
+}
+
+/// `pidfd_open(pid)`, then `pidfd_getfd` of each of `fds`, from a process
+/// running as `user`: each result, or the errno. The calls are made in the
+/// child between its fork and its exec of `true`, after std's setuid, and
+/// written to a pipe.
+fn pidfd_getfd_as(
+    sandbox: &Sandbox,
+    user: &User,
+    pid: i32,
+    fds: [i32; 6],
+) -> Vec<Result<i32, Errno>> {
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+    let (read, write): (OwnedFd, OwnedFd) = (read, write);
+    let out = write.as_raw_fd();
+    let mut command = sandbox.command_for("true");
+    command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+    // SAFETY: only syscalls and a write, which are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            let errno = || -std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            let mut results = [0i32; 7];
+            let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+            results[0] = if pidfd < 0 { errno() } else { pidfd };
+            for (i, &fd) in fds.iter().enumerate() {
+                let got = libc::syscall(libc::SYS_pidfd_getfd, pidfd, fd, 0) as i32;
+                results[i + 1] = if got < 0 { errno() } else { got };
+            }
+            let len = std::mem::size_of_val(&results);
+            libc::write(out, results.as_ptr().cast(), len);
+            Ok(())
+        });
+    }
+    let ran = Running::spawn(command).wait();
+    assert!(ran.status.success(), "{ran:?}");
+    drop(write);
+    let mut bytes = [0u8; 28];
+    fs::File::from(read).read_exact(&mut bytes).unwrap();
+    let results: Vec<i32> = bytes
+        .chunks(4)
+        .map(|b| i32::from_ne_bytes(b.try_into().unwrap()))
+        .collect();
+    assert!(
+        results[0] >= 0,
+        "pidfd_open({pid}): {}",
+        Errno::from_raw(-results[0])
+    );
+    results[1..]
+        .iter()
+        .map(|&r| {
+            if r < 0 {
+                Err(Errno::from_raw(-r))
+            } else {
+                Ok(r)
+            }
+        })
+        .collect()
+}
+
+/// A daemon that drops to nobody upgrades: the new process, started by
+/// nobody's exec of a plain binary, would be dumpable, and any process of
+/// nobody's could take its fds (the locked pidfile, the sockets) with
+/// pidfd_getfd. It must make itself undumpable first: `/proc/<new>/fd` is
+/// root's, and pidfd_getfd from nobody fails with EPERM.
+#[test]
+fn after_an_upgrade_under_a_user_drop_the_new_process_is_undumpable() {
+    if !is_root("after_an_upgrade_under_a_user_drop_the_new_process_is_undumpable") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let nobody = nobody();
+    let run = directory_of(&sandbox, "run", &nobody);
+    let app = App::in_dir(
+        &sandbox,
+        "fixture-handover-user",
+        &run,
+        &[("APP_USER", "nobody")],
+    );
+    // The daemon's user owns the pidfile, so that it can commit the hand-over.
+    fs::write(&app.pidfile, "").unwrap();
+    std::os::unix::fs::chown(&app.pidfile, Some(nobody.uid.as_raw()), None).unwrap();
+    let old = app.start(&sandbox);
+    let nobodys = format!("{0} {0} {0} {0}", nobody.uid.as_raw());
+    assert_eq!(status_line(old, "Uid"), nobodys);
+
+    let answer = app.run(&sandbox, "upgrade");
+    let new = app.first_line_pid().expect("a pid in the pidfile");
+    assert_ne!(new, old);
+    let upgraded = format!("upgraded (pid {old} to {new})");
+    assert_eq!(said(&answer), (Some(0), upgraded.as_str()));
+    assert!(alive(new));
+    assert_eq!(status_line(new, "Uid"), nobodys);
+
+    let owner = fs::metadata(format!("/proc/{new}/fd")).unwrap().uid();
+    assert_eq!(
+        owner, 0,
+        "/proc/{new}/fd belongs to uid {owner}: the process is dumpable"
+    );
+    let got = pidfd_getfd_as(&sandbox, &nobody, new, [0, 1, 2, 3, 4, 5]);
+    println!("pidfd_getfd of fds 0..=5 of {new}, as nobody: {got:?}");
+    assert!(
+        got.iter().all(|result| *result == Err(Errno::EPERM)),
+        "nobody took fds of the new process: {got:?}"
+    );
+
+    kill(Pid::from_raw(new), Signal::SIGTERM).unwrap();
+    assert!(wait_until(EXIT, || !alive(new)));
+    assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
+}
