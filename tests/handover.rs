@@ -190,6 +190,64 @@ fn the_old_process_killed_between_its_two_pid_writes_leaves_the_new_one_the_daem
     assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
 }
 
+/// The old process has written the new pid and is paused before it
+/// truncates the file and acks; the new process is killed there. The ack
+/// fails, and the old process writes its own pid back: it is the only
+/// process, `status` and `start` name it, and the file names it, not the
+/// dead pid that nobody could then control.
+#[test]
+fn the_new_process_killed_during_the_commit_leaves_the_old_one_the_daemon() {
+    let sandbox = Sandbox::new();
+    let app = App::new(
+        &sandbox,
+        "fixture-handover",
+        &[("FIXTURE_PAUSE", "between-pid-writes:2000")],
+    );
+    let old = app.start(&sandbox);
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let mut new = None;
+    assert!(
+        wait_until(EXIT, || {
+            new = app.first_line_pid().filter(|&pid| pid != old);
+            new.is_some()
+        }),
+        "the pidfile never named a new pid: {:?}",
+        fs::read_to_string(&app.pidfile)
+    );
+    let new = new.unwrap();
+    kill(Pid::from_raw(new), Signal::SIGKILL).unwrap();
+    assert!(
+        wait_until(EXIT, || app.first_line_pid() == Some(old)),
+        "the old process did not write its pid back: {:?}",
+        fs::read_to_string(&app.pidfile)
+    );
+    assert_eq!(
+        fs::read_to_string(&app.pidfile).unwrap(),
+        format!("{old}\n")
+    );
+    assert!(
+        wait_until(EXIT, || sandbox.processes() == [old]),
+        "not the old process alone: {:?} (old {old})",
+        sandbox.processes()
+    );
+    let running = format!("running (pid {old})");
+    assert_eq!(
+        said(&app.run(&sandbox, "status")),
+        (Some(0), running.as_str())
+    );
+    let already = format!("already running (pid {old})");
+    assert_eq!(
+        said(&app.run(&sandbox, "start")),
+        (Some(0), already.as_str())
+    );
+    let stopped = format!("stopped (pid {old})");
+    assert_eq!(
+        said(&app.run(&sandbox, "stop")),
+        (Some(0), stopped.as_str())
+    );
+    assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
+}
+
 /// `stop` right after SIGUSR2, while the new build (a script that sleeps
 /// 2 s first) starts: the old process hands over and exits, and `stop`
 /// follows the pidfile to its successor and stops it too, saying so. No

@@ -461,5 +461,17 @@ fn a_set_id_binary_ignores_a_forged_hand_over() {
         "not running set-gid: Gid {gid}"
     );
     wait_for_sigwait(pid);
+    // A command with the same forgery is the command, not a take-over
+    // (which runs no command, whatever the arguments say).
+    let mut status = sandbox.command_for(&binary);
+    status
+        .arg("status")
+        .env("APP_PIDFILE", &pidfile)
+        .env("APP_LOG", sandbox.path("service.log"))
+        .env("DAEMONIC_UPGRADE", &forged);
+    inherit_fds(&mut status, &[9, 10]);
+    let status = Running::spawn(status).wait();
+    assert_eq!(status.status.code(), Some(0), "{status:?}");
+    assert_eq!(status.stdout, format!("running (pid {pid})\n"));
     stop_now(pid, &pidfile);
 }
