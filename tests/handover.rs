@@ -100,6 +100,46 @@ fn pid_after(line: &str, prefix: &str) -> i32 {
         .unwrap_or_else(|| panic!("no pid in {line:?}"))
 }
 
+/// Sends SIGUSR2 to `old`, and waits until the pidfile's first line names
+/// another pid: the old process's commit has written it. That pid.
+fn upgrade_until_committed(app: &App, old: i32) -> i32 {
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let mut new = None;
+    assert!(
+        wait_until(EXIT, || {
+            new = app.first_line_pid().filter(|&pid| pid != old);
+            new.is_some()
+        }),
+        "the pidfile never named a new pid: {:?}",
+        fs::read_to_string(&app.pidfile)
+    );
+    new.unwrap()
+}
+
+/// `pid` is the daemon by every account: the only process of the sandbox,
+/// `running (pid N)` for `status`, `already running (pid N)` for `start`;
+/// and then `stop` stops it, leaving nothing.
+fn assert_the_daemon_alone_then_stop(sandbox: &Sandbox, app: &App, pid: i32) {
+    assert!(
+        wait_until(EXIT, || sandbox.processes() == [pid]),
+        "not {pid} alone: {:?}",
+        sandbox.processes()
+    );
+    let running = format!("running (pid {pid})");
+    assert_eq!(
+        said(&app.run(sandbox, "status")),
+        (Some(0), running.as_str())
+    );
+    let already = format!("already running (pid {pid})");
+    assert_eq!(
+        said(&app.run(sandbox, "start")),
+        (Some(0), already.as_str())
+    );
+    let stopped = format!("stopped (pid {pid})");
+    assert_eq!(said(&app.run(sandbox, "stop")), (Some(0), stopped.as_str()));
+    assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
+}
+
 /// The new process is still inside its ready() (paused 4 s) when the old
 /// one's 2 s `ready_timeout` passes: the old one stops it, and stays the
 /// daemon, by every account: the only process, named by the pidfile, and
@@ -119,23 +159,11 @@ fn a_new_process_late_past_the_deadline_leaves_the_old_one_the_daemon() {
     kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
     let failed = wait_for_line(&app.log, "upgrade failed: ");
     assert!(failed.contains("not ready"), "{failed}");
-    assert!(
-        wait_until(EXIT, || sandbox.processes() == [old]),
-        "not the old process alone: {:?}",
-        sandbox.processes()
-    );
-    let running = format!("running (pid {old})");
     assert_eq!(
-        said(&app.run(&sandbox, "status")),
-        (Some(0), running.as_str())
+        fs::read_to_string(&app.pidfile).unwrap(),
+        format!("{old}\n")
     );
-    assert_eq!(app.first_line_pid(), Some(old));
-    let already = format!("already running (pid {old})");
-    assert_eq!(
-        said(&app.run(&sandbox, "start")),
-        (Some(0), already.as_str())
-    );
-    assert!(alive(old));
+    assert_the_daemon_alone_then_stop(&sandbox, &app, old);
 }
 
 /// The old process has written the new pid and is paused before it
@@ -151,17 +179,7 @@ fn the_old_process_killed_between_its_two_pid_writes_leaves_the_new_one_the_daem
         &[("FIXTURE_PAUSE", "between-pid-writes:3000")],
     );
     let old = app.start(&sandbox);
-    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
-    let mut new = None;
-    assert!(
-        wait_until(EXIT, || {
-            new = app.first_line_pid().filter(|&pid| pid != old);
-            new.is_some()
-        }),
-        "the pidfile never named a new pid: {:?}",
-        fs::read_to_string(&app.pidfile)
-    );
-    let new = new.unwrap();
+    let new = upgrade_until_committed(&app, old);
     kill(Pid::from_raw(old), Signal::SIGKILL).unwrap();
     assert!(wait_until(EXIT, || !alive(old)));
     assert!(
@@ -172,22 +190,7 @@ fn the_old_process_killed_between_its_two_pid_writes_leaves_the_new_one_the_daem
     // A moment later, still: it did not go with the old one.
     std::thread::sleep(Duration::from_millis(500));
     assert!(alive(new), "the new process went with the old one");
-    let running = format!("running (pid {new})");
-    assert_eq!(
-        said(&app.run(&sandbox, "status")),
-        (Some(0), running.as_str())
-    );
-    let already = format!("already running (pid {new})");
-    assert_eq!(
-        said(&app.run(&sandbox, "start")),
-        (Some(0), already.as_str())
-    );
-    let stopped = format!("stopped (pid {new})");
-    assert_eq!(
-        said(&app.run(&sandbox, "stop")),
-        (Some(0), stopped.as_str())
-    );
-    assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
+    assert_the_daemon_alone_then_stop(&sandbox, &app, new);
 }
 
 /// The old process has written the new pid and is paused before it
@@ -204,17 +207,7 @@ fn the_new_process_killed_during_the_commit_leaves_the_old_one_the_daemon() {
         &[("FIXTURE_PAUSE", "between-pid-writes:2000")],
     );
     let old = app.start(&sandbox);
-    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
-    let mut new = None;
-    assert!(
-        wait_until(EXIT, || {
-            new = app.first_line_pid().filter(|&pid| pid != old);
-            new.is_some()
-        }),
-        "the pidfile never named a new pid: {:?}",
-        fs::read_to_string(&app.pidfile)
-    );
-    let new = new.unwrap();
+    let new = upgrade_until_committed(&app, old);
     kill(Pid::from_raw(new), Signal::SIGKILL).unwrap();
     assert!(
         wait_until(EXIT, || app.first_line_pid() == Some(old)),
@@ -225,27 +218,7 @@ fn the_new_process_killed_during_the_commit_leaves_the_old_one_the_daemon() {
         fs::read_to_string(&app.pidfile).unwrap(),
         format!("{old}\n")
     );
-    assert!(
-        wait_until(EXIT, || sandbox.processes() == [old]),
-        "not the old process alone: {:?} (old {old})",
-        sandbox.processes()
-    );
-    let running = format!("running (pid {old})");
-    assert_eq!(
-        said(&app.run(&sandbox, "status")),
-        (Some(0), running.as_str())
-    );
-    let already = format!("already running (pid {old})");
-    assert_eq!(
-        said(&app.run(&sandbox, "start")),
-        (Some(0), already.as_str())
-    );
-    let stopped = format!("stopped (pid {old})");
-    assert_eq!(
-        said(&app.run(&sandbox, "stop")),
-        (Some(0), stopped.as_str())
-    );
-    assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
+    assert_the_daemon_alone_then_stop(&sandbox, &app, old);
 }
 
 /// `stop` right after SIGUSR2, while the new build (a script that sleeps
