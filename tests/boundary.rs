@@ -103,6 +103,36 @@ fn a_forged_pid_frame_cannot_make_the_launcher_signal_another_process() {
 
 /// Hole 2, the other frame: the daemon's own code reports a failure and runs
 /// on. The launcher reports it, and leaves no daemon running without its pidfile.
+/// A daemon that floods its launcher's pipe (four threads writing status
+/// frames without end, so the pipe is full whenever the launcher looks)
+/// and is never ready: the launcher reads a bounded number of times past
+/// its deadline, then stops the daemon and fails. Without that bound it
+/// would relay forever, and this test would fail at its launch limit.
+#[test]
+fn a_daemon_flooding_its_pipe_cannot_hold_the_launcher_past_its_deadline() {
+    let sandbox = support::Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let mut command = sandbox.command("fixture-forge");
+    command
+        .env("APP_PIDFILE", &pidfile)
+        .env("APP_FORGE", "flood");
+    let launch = support::Running::spawn(command).wait();
+    assert_eq!(launch.status.code(), Some(1), "{}", launch.stderr);
+    assert!(
+        launch
+            .stderr
+            .contains("daemonic: the daemon was not ready after 1s, so it was stopped"),
+        "{}",
+        launch.stderr
+    );
+    assert!(
+        sandbox.wait_all_gone(support::EXIT),
+        "the daemon was left running: {:?}",
+        sandbox.processes()
+    );
+    assert!(!pidfile.exists());
+}
+
 #[test]
 fn a_forged_failure_report_leaves_no_daemon_running() {
     let sandbox = Sandbox::new();

@@ -441,23 +441,24 @@ impl Holder {
     ) -> Result<Stopped, Error> {
         let mut holder = self;
         let mut successors = 0;
-        loop {
+        'holders: loop {
             let stopped = holder.end(timeout)?;
-            // A worker it forked may hold the lock a moment longer.
-            if holder.wait_unlocked(Instant::now() + LOCK_GRACE) {
-                return Ok(stopped);
-            }
-            match find(location, writers) {
-                Ok((_, None)) => return Ok(stopped),
-                Ok((_, Some(next))) if next.pid != holder.pid && successors < HAND_OVERS => {
-                    successors += 1;
-                    holder = next;
+            // A worker it forked may hold the lock a while longer: waited
+            // for, up to the `stop_timeout`, looking meanwhile for a
+            // successor that the file names.
+            let deadline = Instant::now() + timeout;
+            loop {
+                if holder.wait_unlocked(Instant::now() + LOCK_GRACE) {
+                    return Ok(stopped);
                 }
-                // Nobody the file names holds it: wait for it to be let go.
-                _ => {
-                    if holder.wait_unlocked(Instant::now() + timeout) {
-                        return Ok(stopped);
+                if let Ok((_, Some(next))) = find(location, writers) {
+                    if next.pid != holder.pid && successors < HAND_OVERS {
+                        successors += 1;
+                        holder = next;
+                        continue 'holders;
                     }
+                }
+                if Instant::now() >= deadline {
                     return Err(Error::LockKept {
                         pid: holder.pid.as_raw(),
                         path: location.path().to_owned(),
