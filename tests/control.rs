@@ -169,6 +169,55 @@ fn a_lying_lock_holder_cannot_make_root_signal_another_process() {
     roots.assert_untouched();
 }
 
+/// The lying holder names a root process that does hold the pidfile open:
+/// the "holds it open" check passes, and only the owner's rule (nobody, who
+/// owns the file, could not signal a root process) stands between root's
+/// commands and that process. They exit 4 and it gets nothing.
+#[test]
+fn a_lie_naming_a_root_process_that_holds_the_pidfile_is_refused_by_the_owner_rule() {
+    if !is_root("a_lie_naming_a_root_process_that_holds_the_pidfile_is_refused_by_the_owner_rule") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let nobody = nobody();
+    let run = directory_of(&sandbox, "run", &nobody);
+    let pidfile = run.join("app.pid");
+    fs::write(&pidfile, "").unwrap();
+    std::os::unix::fs::chown(&pidfile, Some(nobody.uid.as_raw()), None).unwrap();
+    let roots = sandbox.bystander_with("roots", &[("APP_HOLD", os(&pidfile))]);
+    let lie = roots.pid.to_string();
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[
+            ("APP_PIDFILE", os(&pidfile)),
+            ("APP_USER", OsStr::new("nobody")),
+            ("APP_LIE", OsStr::new(&lie)),
+        ],
+    );
+    assert!(launch.status.success(), "{launch:?}");
+    assert!(wait_until(EXIT, || fs::read_to_string(&pidfile)
+        .is_ok_and(|text| text == format!("{lie}\n"))));
+    let why = format!(
+        "daemonic: pidfile {}: names pid {lie}, which runs as uid 0, and uid {}, who owns the \
+         pidfile, could not signal it; nothing was signalled\n",
+        pidfile.display(),
+        nobody.uid
+    );
+    for command in ["stop", "reload", "status"] {
+        let answer = sandbox.launch(
+            "fixture-builder",
+            &[
+                ("APP_PIDFILE", os(&pidfile)),
+                ("APP_USER", OsStr::new("nobody")),
+                ("APP_CONTROL", OsStr::new(command)),
+            ],
+        );
+        assert_eq!(answer.status.code(), Some(4), "{command}: {answer:?}");
+        assert_eq!(answer.stderr, why, "{command}");
+    }
+    roots.assert_untouched();
+}
+
 #[test]
 fn a_daemon_that_ignores_sigterm_is_stopped_with_sigkill_after_stop_timeout() {
     let sandbox = Sandbox::new();

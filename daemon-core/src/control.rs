@@ -541,6 +541,29 @@ mod tests {
     }
 
     #[test]
+    fn a_file_swapped_in_at_the_path_naming_the_same_pid_is_not_believed() {
+        let dir = std::env::temp_dir().join(format!("daemonic-swap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (path, _holder) = held_pidfile(&dir);
+        // Between the pin and the second look, a fresh file, unlocked and
+        // naming the same pid, is renamed over the path: the locked file
+        // is no longer the pidfile, and the fresh one says nobody runs.
+        let fresh = dir.join("fresh");
+        let mut swapped = false;
+        let found = find_with(&at(&path), &Writers::default(), || {
+            if !swapped {
+                swapped = true;
+                std::fs::write(&fresh, format!("{}\n", std::process::id())).unwrap();
+                std::fs::rename(&fresh, &path).unwrap();
+            }
+        })
+        .unwrap();
+        assert_eq!(found.0, Status::Stale { path: path.clone() });
+        assert!(found.1.is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_locked_pidfile_naming_no_process_is_named_as_such() {
         let dir = std::env::temp_dir().join(format!("daemonic-gone-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

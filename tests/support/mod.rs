@@ -499,9 +499,14 @@ pub struct Bystander {
 
 impl Sandbox {
     pub fn bystander(&self, name: &str) -> Bystander {
+        self.bystander_with(name, &[])
+    }
+
+    /// [`Sandbox::bystander`], with more of its environment (`APP_HOLD`).
+    pub fn bystander_with(&self, name: &str, env: &[(&str, &OsStr)]) -> Bystander {
         let marker = self.path(&format!("{name}.signals"));
         let mut command = self.command("fixture-bystander");
-        command.env("APP_MARKER", &marker);
+        command.env("APP_MARKER", &marker).envs(env.iter().copied());
         let running = Running::spawn(command);
         // Its handlers are in place before the test goes on.
         let sigterm = 1 << (libc::SIGTERM - 1);
