@@ -218,6 +218,83 @@ fn a_lie_naming_a_root_process_that_holds_the_pidfile_is_refused_by_the_owner_ru
     roots.assert_untouched();
 }
 
+/// Starts `fixture-builder` detached with a worker, forked without exec,
+/// that keeps the pidfile's lock `worker_ms` after the daemon exits; the
+/// daemon's pid and the worker's.
+fn start_with_worker(sandbox: &Sandbox, pidfile: &Path, worker_ms: &str) -> (i32, i32) {
+    let log = sandbox.path("builder.log");
+    let launch = sandbox.launch(
+        "fixture-builder",
+        &[
+            ("APP_PIDFILE", os(pidfile)),
+            ("APP_STDOUT", os(&log)),
+            ("APP_WORKER_MS", OsStr::new(worker_ms)),
+        ],
+    );
+    let daemon = daemon_pid(&launch, pidfile);
+    let worker = wait_for_line(&log, "worker, pid ")["worker, pid ".len()..]
+        .trim()
+        .parse()
+        .expect("the worker's pid");
+    (daemon, worker)
+}
+
+/// `builder stop`, with `stop_timeout` in seconds.
+fn builder_stop(sandbox: &Sandbox, pidfile: &Path, stop_timeout: &str) -> Launch {
+    sandbox.launch(
+        "fixture-builder",
+        &[
+            ("APP_PIDFILE", os(pidfile)),
+            ("APP_STOP_TIMEOUT", OsStr::new(stop_timeout)),
+            ("APP_CONTROL", OsStr::new("stop")),
+        ],
+    )
+}
+
+/// A worker forked without exec keeps the lock a second after the daemon
+/// exits: `stop` returns only once it is gone too, so that a start right
+/// after cannot meet a lock held by the old generation.
+#[test]
+fn stop_waits_for_a_worker_that_keeps_the_lock() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let (daemon, worker) = start_with_worker(&sandbox, &pidfile, "1000");
+    let stopped = builder_stop(&sandbox, &pidfile, "10");
+    assert_eq!(
+        said(&stopped),
+        (Some(0), format!("stopped (pid {daemon})").as_str())
+    );
+    assert!(
+        !alive(worker),
+        "stop returned while the worker held the lock"
+    );
+    assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
+}
+
+/// A worker that keeps the lock past `stop_timeout`: `stop` says that the
+/// daemon exited and who keeps the lock, exit 1, and never that the daemon
+/// still runs.
+#[test]
+fn stop_says_so_when_a_worker_keeps_the_lock_past_the_timeout() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("app.pid");
+    let (daemon, worker) = start_with_worker(&sandbox, &pidfile, "60000");
+    let stopped = builder_stop(&sandbox, &pidfile, "1");
+    // The worker is the test's to end, whatever the outcome.
+    let _ = kill(Pid::from_raw(worker), Signal::SIGKILL);
+    assert_eq!(stopped.status.code(), Some(1), "{stopped:?}");
+    assert_eq!(
+        stopped.stderr,
+        format!(
+            "daemonic: pid {daemon} exited, but another process still holds {} locked: a child \
+             it left behind, say\n",
+            pidfile.display()
+        )
+    );
+    assert!(!alive(daemon));
+    assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
+}
+
 #[test]
 fn a_daemon_that_ignores_sigterm_is_stopped_with_sigkill_after_stop_timeout() {
     let sandbox = Sandbox::new();
