@@ -77,6 +77,15 @@ impl App {
         pid
     }
 
+    /// Puts a shell script at the app's path, by a rename, as an install
+    /// does: the next upgrade starts it.
+    fn install_script(&self, sandbox: &Sandbox, script: &str) {
+        let new_path = sandbox.path("app.new");
+        fs::write(&new_path, format!("#!/bin/sh\n{script}\n")).unwrap();
+        fs::set_permissions(&new_path, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::rename(&new_path, &self.path).unwrap();
+    }
+
     /// The pid on the pidfile's first line, if it has a whole one: between
     /// the old process's write of the new pid and its truncation, a longer
     /// old pid may leave digits on a second line.
@@ -232,11 +241,10 @@ fn stop_during_an_upgrade_stops_everything_and_says_so_truly() {
     let old = app.start(&sandbox);
     // v2 at the app's path, by a rename: the same build, 2 s late to start.
     let real = sandbox.copy_binary("fixture-handover", "app-v2");
-    let script = format!("#!/bin/sh\nsleep 2\nexec {} \"$@\"\n", real.display());
-    let new_path = sandbox.path("app.new");
-    fs::write(&new_path, script).unwrap();
-    fs::set_permissions(&new_path, fs::Permissions::from_mode(0o755)).unwrap();
-    fs::rename(&new_path, &app.path).unwrap();
+    app.install_script(
+        &sandbox,
+        &format!("sleep 2\nexec {} \"$@\"", real.display()),
+    );
 
     kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
     // Through the real binary: the script would wait 2 s before it ran.
@@ -263,6 +271,117 @@ fn stop_during_an_upgrade_stops_everything_and_says_so_truly() {
         matches!(status.status.code(), Some(3 | 1)),
         "status after stop: {status:?}"
     );
+}
+
+/// A new build that writes its own pid into the pidfile and exits 3, as
+/// a broken or hostile one may: the old process serves on, and the file
+/// names it again, so `status` and `stop` still find it.
+#[test]
+fn a_new_build_that_wrote_the_pidfile_and_failed_leaves_it_naming_the_old_one() {
+    let sandbox = Sandbox::new();
+    let app = App::new(&sandbox, "fixture-handover", &[]);
+    let old = app.start(&sandbox);
+    let scribbled = sandbox.path("scribbled");
+    app.install_script(
+        &sandbox,
+        &format!(
+            "echo $$ > \"$APP_PIDFILE\"\necho $$ > {}\nexit 3",
+            scribbled.display()
+        ),
+    );
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let failed = wait_for_line(&app.log, "upgrade failed: ");
+    assert!(failed.contains("status 3"), "{failed}");
+    // The script did write the pidfile before it exited.
+    assert!(scribbled.exists());
+    assert_eq!(
+        fs::read_to_string(&app.pidfile).unwrap(),
+        format!("{old}\n")
+    );
+    // The commands run the real build again, not the script.
+    sandbox.copy_binary("fixture-handover", "app");
+    assert_the_daemon_alone_then_stop(&sandbox, &app, old);
+}
+
+/// After an upgrade that succeeded, a second call in the old process is
+/// refused (`another upgrade is running`) and starts nothing: one new
+/// process, the daemon.
+#[test]
+fn a_second_upgrade_after_a_hand_over_is_refused_and_starts_nothing() {
+    let sandbox = Sandbox::new();
+    let app = App::new(
+        &sandbox,
+        "fixture-handover",
+        &[("FIXTURE_UPGRADE_TWICE", "1")],
+    );
+    let old = app.start(&sandbox);
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let second = wait_for_line(&app.log, "second upgrade: ");
+    assert_eq!(
+        second,
+        "second upgrade: upgrade: another upgrade is running"
+    );
+    let new = pid_after(
+        &wait_for_line(&app.log, "handed over to "),
+        "handed over to ",
+    );
+    assert!(wait_until(EXIT, || !alive(old)));
+    assert_the_daemon_alone_then_stop(&sandbox, &app, new);
+}
+
+/// Two threads of the old process call `upgrade()` at once, while the new
+/// build takes a second to start: exactly one new process is started and
+/// becomes the daemon, and the other call is refused.
+#[test]
+fn two_upgrades_at_once_start_one_new_process() {
+    let sandbox = Sandbox::new();
+    let app = App::new(
+        &sandbox,
+        "fixture-handover",
+        &[("FIXTURE_UPGRADE_THREADS", "1")],
+    );
+    let old = app.start(&sandbox);
+    let real = sandbox.copy_binary("fixture-handover", "app-v2");
+    app.install_script(
+        &sandbox,
+        &format!("sleep 1\nexec {} \"$@\"", real.display()),
+    );
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let outcomes = wait_for_line(&app.log, "concurrent upgrades: ");
+    assert_eq!(outcomes, "concurrent upgrades: 1 succeeded, 1 refused");
+    let new = pid_after(
+        &wait_for_line(&app.log, "handed over to "),
+        "handed over to ",
+    );
+    assert!(wait_until(EXIT, || !alive(old)));
+    assert_the_daemon_alone_then_stop(&sandbox, &app, new);
+}
+
+/// `app upgrade` against a daemon whose new process is never ready in
+/// time: exit 1 after `ready_timeout` + 5 s, with the documented line, and
+/// the old process serves on.
+#[test]
+fn the_upgrade_command_exits_1_when_no_new_process_takes_over() {
+    let sandbox = Sandbox::new();
+    let app = App::new(
+        &sandbox,
+        "fixture-handover",
+        &[
+            ("APP_READY_TIMEOUT", "1"),
+            ("FIXTURE_PAUSE", "before-ready:3000"),
+        ],
+    );
+    let old = app.start(&sandbox);
+    let answer = app.run(&sandbox, "upgrade");
+    assert_eq!(answer.status.code(), Some(1), "{answer:?}");
+    assert_eq!(
+        answer.stderr,
+        format!(
+            "daemonic: upgrade: pid {old} was signalled, and no new process held the pidfile \
+             after 6s\n"
+        )
+    );
+    assert_the_daemon_alone_then_stop(&sandbox, &app, old);
 }
 
 /// `service upgrade` against `examples/service.rs`, which neither catches,

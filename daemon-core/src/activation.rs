@@ -38,17 +38,35 @@ pub(crate) fn take_from_env(single_threaded: impl FnOnce() -> bool) -> Result<Ve
         }
         return Ok(Vec::new());
     }
-    let Some(count) = env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse::<RawFd>().ok())
-    else {
+    let Some(count) = env::var_os("LISTEN_FDS") else {
         return Ok(Vec::new());
     };
+    let count = count
+        .to_str()
+        .and_then(|n| n.parse::<RawFd>().ok())
+        .unwrap_or(0);
     let ours = env::var_os(UPGRADE_ENV).is_some()
         || env::var("LISTEN_PID").is_ok_and(|pid| pid == std::process::id().to_string());
-    if !ours || count <= 0 {
-        return Ok(Vec::new());
+    let handed = if ours && count > 0 {
+        take_fds(count)?
+    } else {
+        Vec::new()
+    };
+    // Read once, and gone whether they were this process's or not, as
+    // `sd_listen_fds(1)` does: no program this one starts may take them
+    // for its own (an upgrade that hands no socket leaves `LISTEN_FDS=0`).
+    if single_threaded() {
+        for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+            env::remove_var(name);
+        }
     }
+    let fds = handed.iter().map(|(_, fd)| *fd).collect();
+    *HANDED.lock().unwrap_or_else(PoisonError::into_inner) = handed;
+    Ok(fds)
+}
+
+/// The `count` fds from 3, each made close-on-exec, with their names.
+fn take_fds(count: RawFd) -> Result<Vec<(String, RawFd)>, Error> {
     let names = env::var("LISTEN_FDNAMES").unwrap_or_default();
     let mut names = names.split(':');
     let mut handed = Vec::new();
@@ -69,14 +87,7 @@ pub(crate) fn take_from_env(single_threaded: impl FnOnce() -> bool) -> Result<Ve
         }
         handed.push((name.to_owned(), fd));
     }
-    if single_threaded() {
-        for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
-            env::remove_var(name);
-        }
-    }
-    let fds = handed.iter().map(|(_, fd)| *fd).collect();
-    *HANDED.lock().unwrap_or_else(PoisonError::into_inner) = handed;
-    Ok(fds)
+    Ok(handed)
 }
 
 /// The sockets handed to this process, each with its name (`unknown` when
