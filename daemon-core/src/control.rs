@@ -268,7 +268,7 @@ pub(crate) fn find_with(
                 None,
             ));
         }
-        let Some(pid) = pidfile::read_pid(&file) else {
+        let Some(pid) = pidfile::read_pid(&file).map_err(unreadable)? else {
             // Locked and empty past the wait: a daemon that never wrote it.
             return Err(Error::PidfileUnsafe {
                 path: path.to_owned(),

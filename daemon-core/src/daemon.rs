@@ -505,7 +505,10 @@ impl Daemon {
                         unsafe { libc::_exit(0) }
                     }
                     // A daemon that may still run keeps its pidfile and lock.
-                    Err(error @ Error::ReadyTimeout { stopped: false, .. }) => Err(error),
+                    Err(
+                        error @ (Error::ReadyTimeout { stopped: false, .. }
+                        | Error::Report { stopped: false, .. }),
+                    ) => Err(error),
                     Err(error) => {
                         discard(pidfile);
                         Err(error)

@@ -126,6 +126,14 @@ pub enum Error {
         /// The pidfile.
         path: PathBuf,
     },
+    /// Reading the daemon's reports failed: a `poll` or `read` error on the
+    /// pipe, not a word about the daemon, which was stopped.
+    Report {
+        /// The OS error.
+        source: Errno,
+        /// Whether the daemon was seen to end; if not, its pidfile is left.
+        stopped: bool,
+    },
     /// A socket that `LISTEN_FDS` announced is not an open fd here.
     Listener {
         /// The fd.
@@ -358,6 +366,23 @@ impl fmt::Display for Error {
                  behind, say",
                 path.display()
             ),
+            Error::Report {
+                source,
+                stopped: true,
+            } => write!(
+                f,
+                "reading the daemon's reports: {}; the daemon was stopped",
+                source.desc()
+            ),
+            Error::Report {
+                source,
+                stopped: false,
+            } => write!(
+                f,
+                "reading the daemon's reports: {}; the daemon could not be stopped, and keeps its \
+                 pidfile",
+                source.desc()
+            ),
             Error::Listener { fd, source } => {
                 write!(f, "listener fd {fd} (LISTEN_FDS): {}", source.desc())
             }
@@ -547,7 +572,8 @@ impl std::error::Error for Error {
             | Error::Setuid { source: e, .. }
             | Error::Signal { source: e, .. }
             | Error::Spawn { source: e, .. }
-            | Error::Listener { source: e, .. } => Some(e),
+            | Error::Listener { source: e, .. }
+            | Error::Report { source: e, .. } => Some(e),
             Error::Umask { .. }
             | Error::EmptyPath { .. }
             | Error::NulByte { .. }

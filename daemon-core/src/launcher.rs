@@ -54,7 +54,7 @@ pub(crate) fn await_ready(
     timeout: Duration,
     handover: Handover,
 ) -> Result<(), Error> {
-    let mut reader = Reader::new(pipe).map_err(|e| Error::Pipe(sys::io_errno(e)))?;
+    let mut reader = Reader::new(pipe);
     let mut relay = Relay::default();
     // The intermediate sends the daemon's pid, or its own failure, and exits
     // right after the second fork: wait for that first, so that this process
@@ -93,6 +93,7 @@ pub(crate) fn await_ready(
             Next::Late => break Ended::Late,
             // A pipe that says what no daemon of ours writes is as good as closed.
             Next::Closed | Next::Garbled => break Ended::Silent,
+            Next::Failed(source) => break Ended::Broken(source),
             Next::Frame(Report::Pid(pid)) if is_first => daemon = Watched::adopt(pid, intermediate),
             Next::Frame(Report::Pid(_)) => {}
             Next::Frame(Report::Status(line)) => relay.line(line),
@@ -109,7 +110,31 @@ pub(crate) fn await_ready(
         (Ended::Ready, _) => Ok(()),
         (Ended::Late, daemon) => Err(stop(daemon.as_ref(), timeout)),
         (Ended::Silent, Some(daemon)) => Err(death(daemon, cause, deadline, timeout)),
-        (Ended::Silent, None) => Err(Error::Vanished),
+        // No pid frame, and the pipe closed: only the kernel says whether
+        // a daemon of this start still runs, by this process's children.
+        (Ended::Silent, None) => match Watched::find_child(intermediate) {
+            Some(daemon) => Err(death(&daemon, cause, deadline, timeout)),
+            None => Err(Error::Vanished),
+        },
+        // The pipe failed, not the daemon: it may run, ready or not. It is
+        // found (the pid frame, or else this process's child in its group)
+        // and stopped like a late one, before the launcher says why.
+        (Ended::Broken(source), daemon) => {
+            let orphan = match daemon {
+                Some(_) => None,
+                None => Watched::find_child(intermediate),
+            };
+            let stopped = match daemon.as_ref().or(orphan.as_ref()) {
+                Some(daemon) => !matches!(
+                    stop(Some(daemon), timeout),
+                    Error::ReadyTimeout { stopped: false, .. }
+                ),
+                // No child of this process is left in its group: nothing of
+                // the start runs, where children can be listed (Linux).
+                None => sys::children().is_ok(),
+            };
+            Err(Error::Report { source, stopped })
+        }
         (Ended::Failed(error), None) => Err(error),
         // Our code exits right after the report: reap it, not leave a zombie
         // to a launcher that may go on. One that runs on wrote it from its
@@ -148,6 +173,8 @@ enum Ended {
     Failed(Error),
     /// Closed, or garbled: the daemon said nothing more that counts.
     Silent,
+    /// Reading the pipe failed with this error.
+    Broken(Errno),
     Late,
 }
 
@@ -313,6 +340,17 @@ impl Watched {
             group,
             watch: Some(watch),
         })
+    }
+
+    /// The daemon, when its pid frame could not be read: the child of this
+    /// process (a subreaper) in the process group of the intermediate, once
+    /// that one has exited. `None` where children cannot be listed.
+    fn find_child(group: Pid) -> Option<Watched> {
+        sys::children()
+            .ok()?
+            .into_iter()
+            .find(|&child| getpgid(Some(child)) == Ok(group))
+            .and_then(|child| Watched::adopt(child.as_raw(), group))
     }
 
     /// A child, ended or not, or a watched pid that has not exited.

@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::libc;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::Error;
@@ -125,6 +126,10 @@ pub(crate) enum Next {
     Late,
     /// A frame that no daemon of ours writes: too long, or of no known kind.
     Garbled,
+    /// `poll` or `read` on the pipe failed with this error, other than
+    /// EINTR and EAGAIN, which are tried again: not a word about the
+    /// daemon, which may well run on.
+    Failed(Errno),
 }
 
 /// The launcher's end: frames read without ever blocking past a deadline,
@@ -141,14 +146,16 @@ pub(crate) struct Reader {
 const LATE_READS: u32 = 16;
 
 impl Reader {
-    pub(crate) fn new(pipe: File) -> io::Result<Reader> {
+    pub(crate) fn new(pipe: File) -> Reader {
         // The launcher is the only reader of this pipe: the flag is its own.
-        set_nonblocking(&pipe)?;
-        Ok(Reader {
+        // Without it the reads still never block: each one follows a poll
+        // that saw data, and a pipe's read returns what it holds.
+        let _ = set_nonblocking(&pipe);
+        Reader {
             pipe,
             buffer: Vec::new(),
             late_reads: 0,
-        })
+        }
     }
 
     /// The next frame, or why there is none, by `deadline` at the latest.
@@ -167,7 +174,7 @@ impl Reader {
             match wait(self.pipe.as_fd(), PollFlags::POLLIN, deadline) {
                 Ok(true) => {}
                 Ok(false) => return Next::Late,
-                Err(_) => return Next::Closed,
+                Err(e) => return Next::Failed(e),
             }
             let mut chunk = [0u8; 16 * 1024];
             match (&self.pipe).read(&mut chunk) {
@@ -179,7 +186,7 @@ impl Reader {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Next::Closed,
+                Err(e) => return Next::Failed(crate::sys::io_errno(e)),
             }
         }
     }
@@ -211,6 +218,10 @@ pub(crate) struct Sender {
     pending: Vec<u8>,
     /// A write failed (the launcher is gone): nothing more can arrive.
     broken: bool,
+    /// Whether the pipe is non-blocking on this side. If it could not be
+    /// made so, each write follows a poll and takes at most `PIPE_BUF`
+    /// bytes, which a pipe that polls writable takes without blocking.
+    nonblocking: bool,
     /// When the launcher stops waiting and stops the daemon.
     deadline: Option<Instant>,
     /// The daemon: a process forked from it (a worker) inherits a copy of
@@ -221,11 +232,12 @@ pub(crate) struct Sender {
 impl Sender {
     pub(crate) fn new(pipe: File, deadline: Option<Instant>) -> Sender {
         // The daemon is the only writer left: the flag is its own.
-        let broken = set_nonblocking(&pipe).is_err();
+        let nonblocking = set_nonblocking(&pipe).is_ok();
         Sender {
             pipe,
             pending: Vec::new(),
-            broken,
+            broken: false,
+            nonblocking,
             deadline,
             owner: std::process::id(),
         }
@@ -284,7 +296,20 @@ impl Sender {
             self.broken = true;
         }
         while !self.pending.is_empty() && !self.broken {
-            match (&self.pipe).write(&self.pending) {
+            let chunk = if self.nonblocking {
+                &self.pending[..]
+            } else {
+                match wait(self.pipe.as_fd(), PollFlags::POLLOUT, Some(Instant::now())) {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(_) => {
+                        self.broken = true;
+                        return;
+                    }
+                }
+                &self.pending[..self.pending.len().min(libc::PIPE_BUF)]
+            };
+            match (&self.pipe).write(chunk) {
                 Ok(len) => {
                     self.pending.drain(..len);
                 }
@@ -320,7 +345,9 @@ pub(crate) fn wait(
         let mut fds = [PollFd::new(fd, events)];
         match poll(&mut fds, timeout) {
             Ok(0) => return Ok(false),
-            Err(Errno::EINTR) => continue,
+            // POSIX allows EAGAIN of poll: "allocation of internal data
+            // structures failed, but a later request may succeed".
+            Err(Errno::EINTR | Errno::EAGAIN) => continue,
             // Ready, hung up, or an error that the next call will meet.
             Ok(_) => return Ok(true),
             Err(e) => return Err(e),
@@ -411,7 +438,7 @@ mod tests {
         // From a thread: a frame may be larger than the pipe holds.
         let bytes = bytes.to_vec();
         std::thread::spawn(move || (&write).write_all(&bytes));
-        Reader::new(read).unwrap()
+        Reader::new(read)
     }
 
     fn round_trip(report: &Report) -> Option<Report> {
@@ -528,7 +555,7 @@ mod tests {
         let (read, write) = nix::unistd::pipe().unwrap();
         let (read, write) = (File::from(read), File::from(write));
         (&write).write_all(&[STATUS, 9, 0]).unwrap();
-        let mut reader = Reader::new(read).unwrap();
+        let mut reader = Reader::new(read);
         let deadline = Instant::now() + std::time::Duration::from_millis(50);
         assert!(matches!(reader.next(Some(deadline)), Next::Late));
         assert!(Instant::now() >= deadline);
@@ -550,7 +577,7 @@ mod tests {
         // Unread, the pipe stays full: ready is not delivered by the deadline.
         assert!(!sender.flush_until(&Report::Ready));
         // What was written is whole frames, in order.
-        let mut reader = Reader::new(read).unwrap();
+        let mut reader = Reader::new(read);
         let mut lines = 0;
         loop {
             match reader.next(Some(Instant::now())) {

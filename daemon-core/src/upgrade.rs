@@ -325,7 +325,7 @@ fn await_ready(
     deadline: Option<Instant>,
     timeout: Duration,
 ) -> Result<(), Error> {
-    let mut reader = Reader::new(File::from(pipe)).map_err(|e| Error::Pipe(sys::io_errno(e)))?;
+    let mut reader = Reader::new(File::from(pipe));
     let mut cause = None;
     let late = loop {
         match reader.next(deadline) {
@@ -340,6 +340,12 @@ fn await_ready(
             Next::Frame(_) => {}
             Next::Late => break true,
             Next::Closed | Next::Garbled => break false,
+            // Not a word about the new process, which may be ready: it is
+            // stopped, and this process serves on.
+            Next::Failed(source) => {
+                let stopped = stop(child);
+                return Err(Error::Report { source, stopped });
+            }
         }
     };
     drop(reader);

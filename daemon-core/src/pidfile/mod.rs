@@ -89,7 +89,7 @@ impl Pidfile {
                 Err(Errno::EWOULDBLOCK) => {
                     return Err(Error::AlreadyRunning {
                         path: path.to_owned(),
-                        pid: read_pid(&file),
+                        pid: read_pid(&file).ok().flatten(),
                     })
                 }
                 Err(e) => return Err(discard(e)),
@@ -310,14 +310,16 @@ fn write_pid_into(writer: &File, pid: i32, between: impl FnOnce()) -> Result<(),
 
 /// The pid on the file's first line, once it holds a whole one: a pidfile
 /// that is locked but empty is a daemon starting, waited for a moment.
-pub(crate) fn read_pid(file: &File) -> Option<i32> {
+/// `Ok(None)` when no whole line names a pid by then; a failed read is its
+/// error, not a verdict on the file.
+pub(crate) fn read_pid(file: &File) -> Result<Option<i32>, Errno> {
     let deadline = Instant::now() + PID_WAIT;
     loop {
-        if let Some(pid) = first_line(file) {
-            return pid;
+        if let Some(pid) = read_first_line(file)? {
+            return Ok(pid);
         }
         if Instant::now() >= deadline {
-            return None;
+            return Ok(None);
         }
         thread::sleep(Duration::from_millis(5));
     }
@@ -328,18 +330,29 @@ pub(crate) fn first_line_pid(file: &File) -> Option<i32> {
     first_line(file).flatten()
 }
 
-/// `None` while there is no whole first line; then the pid it names, if it
-/// names one.
+/// `None` while there is no whole first line (or it cannot be read); then
+/// the pid it names, if it names one.
 fn first_line(file: &File) -> Option<Option<i32>> {
+    read_first_line(file).ok().flatten()
+}
+
+fn read_first_line(file: &File) -> Result<Option<Option<i32>>, Errno> {
     let mut buf = [0u8; 32];
-    let len = file.read_at(&mut buf, 0).ok()?;
-    let end = buf[..len].iter().position(|&b| b == b'\n')?;
-    Some(
+    let len = loop {
+        match file.read_at(&mut buf, 0) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            other => break other.map_err(crate::sys::io_errno)?,
+        }
+    };
+    let Some(end) = buf[..len].iter().position(|&b| b == b'\n') else {
+        return Ok(None);
+    };
+    Ok(Some(
         std::str::from_utf8(&buf[..end])
             .ok()
             .and_then(|text| text.trim().parse().ok())
             .filter(|&pid: &i32| pid > 0),
-    )
+    ))
 }
 
 /// Whether some process holds an exclusive lock on the file. Probed with a

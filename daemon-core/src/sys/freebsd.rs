@@ -10,7 +10,7 @@ use nix::libc;
 use nix::unistd::Pid;
 
 pub(crate) use super::bsd::{
-    abstract_address, exit_watch, handled_signals, holds_file, is_set_id, send_signal,
+    abstract_address, children, exit_watch, handled_signals, holds_file, is_set_id, send_signal,
 };
 pub(crate) use super::nix_only::{group_list, peek_child, set_groups};
 use super::Snapshot;

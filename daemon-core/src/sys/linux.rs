@@ -139,12 +139,20 @@ pub(crate) fn send_signal(watch: &OwnedFd, _pid: Pid, signal: libc::c_int) -> Re
 }
 
 /// Whether one of `pid`'s fds is the file `dev`/`ino`, from `/proc/<pid>/fd`.
+/// An error reading the list is that error, not a "no".
 pub(crate) fn holds_file(pid: Pid, dev: u64, ino: u64) -> Result<bool, Errno> {
-    let fds = fs::read_dir(format!("/proc/{pid}/fd")).map_err(io_errno)?;
-    Ok(fds.filter_map(Result::ok).any(|fd| {
+    for fd in fs::read_dir(format!("/proc/{pid}/fd")).map_err(io_errno)? {
+        let fd = fd.map_err(io_errno)?;
         // stat follows the magic link to the open file itself.
-        nix::sys::stat::stat(&fd.path()).is_ok_and(|st| st.st_dev == dev && st.st_ino == ino)
-    }))
+        match nix::sys::stat::stat(&fd.path()) {
+            Ok(st) if st.st_dev == dev && st.st_ino == ino => return Ok(true),
+            Ok(_) => {}
+            // Closed since the listing: not the file, whatever it was.
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 /// The signals a thread waits for in `rt_sigtimedwait`, or none when it is
@@ -172,6 +180,27 @@ fn awaited_signals(pid: Pid, task: &Path) -> u64 {
         Some(()) => u64::from_ne_bytes(bytes),
         None => u64::MAX,
     }
+}
+
+/// This process's children, from `/proc/self/task/<tid>/children` of each
+/// of its threads (Linux 3.5, `CONFIG_PROC_CHILDREN`).
+pub(crate) fn children() -> Result<Vec<Pid>, Errno> {
+    let mut children = Vec::new();
+    for task in fs::read_dir("/proc/self/task").map_err(io_errno)? {
+        let listed = fs::read_to_string(task.map_err(io_errno)?.path().join("children"));
+        match listed {
+            Ok(listed) => children.extend(
+                listed
+                    .split_whitespace()
+                    .filter_map(|pid| pid.parse().ok())
+                    .map(Pid::from_raw),
+            ),
+            // A thread that exited meanwhile has no children to list.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_errno(e)),
+        }
+    }
+    Ok(children)
 }
 
 /// `pid`'s real and saved uids, from `/proc/<pid>/status`.

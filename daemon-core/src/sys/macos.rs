@@ -13,7 +13,7 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::{Gid, Pid};
 
 pub(crate) use super::bsd::{
-    abstract_address, exit_watch, handled_signals, holds_file, is_set_id, send_signal,
+    abstract_address, children, exit_watch, handled_signals, holds_file, is_set_id, send_signal,
 };
 use super::Snapshot;
 

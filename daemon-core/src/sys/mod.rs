@@ -18,6 +18,7 @@
 //! - `holds_file(pid, dev, ino)`: whether a process has a file open
 //!   (Linux; ENOSYS elsewhere);
 //! - `process_uids(pid)`: its real and saved uids;
+//! - `children()`: this process's children (Linux; ENOSYS elsewhere);
 //! - `set_parent_death_signal(signal)`: for the process an upgrade starts,
 //!   until it is ready;
 //! - `set_undumpable()`: for that process, when the daemon dropped its user;
