@@ -576,3 +576,55 @@ fn keep_fds_keeps_a_socket_bound_before_the_detach() {
         .unwrap();
     assert_eq!(greeting, format!("hello from pid {pid}\n"));
 }
+
+/// A pipe whose read end is closed: writing to it is EPIPE (SIGPIPE is
+/// ignored in Rust programs), as a stdout or stderr that nobody reads any
+/// more, or a terminal hung up, would be.
+fn broken_pipe() -> std::process::Stdio {
+    let (read, write) = nix::unistd::pipe().expect("pipe");
+    drop(read);
+    std::process::Stdio::from(write)
+}
+
+/// A start that fails, with its stderr gone: the launcher cannot write its
+/// line, and still exits 1, the documented status, not a panic's 101.
+#[test]
+fn a_failed_start_with_stderr_gone_still_exits_1() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("missing-dir/app.pid");
+    let mut command = sandbox.command("service");
+    command
+        .arg("start")
+        .env("APP_PIDFILE", &pidfile)
+        .env("APP_LOG", sandbox.path("service.log"))
+        .stderr(broken_pipe());
+    let launch = Running::spawn(command).wait();
+    assert_eq!(launch.status.code(), Some(1), "{launch:?}");
+    assert!(sandbox.wait_all_gone(EXIT), "{:?}", sandbox.processes());
+}
+
+/// `stop` and `status` with their stdout gone: the daemon is stopped, and
+/// the exit statuses are LSB's, 0 and 3, not a panic's 101.
+#[test]
+fn stop_and_status_with_stdout_gone_keep_their_exit_codes() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("service.pid");
+    let service = |command: &str, gone: bool| {
+        let mut service = sandbox.command("service");
+        service
+            .arg(command)
+            .env("APP_PIDFILE", &pidfile)
+            .env("APP_LOG", sandbox.path("service.log"));
+        if gone {
+            service.stdout(broken_pipe());
+        }
+        Running::spawn(service).wait()
+    };
+    let started = service("start", false);
+    let pid = daemon_pid(&started, &pidfile);
+    let stopped = service("stop", true);
+    assert_eq!(stopped.status.code(), Some(0), "{stopped:?}");
+    assert!(wait_until(EXIT, || !alive(pid)));
+    let status = service("status", true);
+    assert_eq!(status.status.code(), Some(3), "{status:?}");
+}
