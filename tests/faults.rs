@@ -289,9 +289,14 @@ impl Service {
                 match (running, &processes[..]) {
                     (Some(pid), [only]) if pid == *only && waiting(pid) => Verdict::Started,
                     // The launcher exits 0 on the daemon's Ready alone: a
-                    // daemon gone since failed in its own code, after it
-                    // (a sigwait failed, say), which is not the launcher's word.
-                    (_, []) if trial.process == 2 => Verdict::DiedAfterReady,
+                    // daemon that ends since failed in its own code, after
+                    // it (a sigwait failed, say), which is not the
+                    // launcher's word.
+                    _ if trial.process == 2
+                        && wait_until(EXIT, || started(&self.sandbox).is_empty()) =>
+                    {
+                        Verdict::DiedAfterReady
+                    }
                     _ => {
                         return Err(format!(
                             "{said}: exit 0, but status names {running:?} and {processes:?} run"
