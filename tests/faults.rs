@@ -459,8 +459,10 @@ fn stop_with_one_call_failed_keeps_the_promise() {
                 stop.stderr
             );
             // The daemon is gone, or runs on, named by status; never half.
-            // SIGTERM ends it within milliseconds, once `stop` has sent it.
-            let gone = wait_until(Duration::from_millis(300), || !alive(daemon));
+            // SIGTERM ends it within milliseconds, once `stop` has sent it;
+            // one that status no longer names is ending, and is waited for.
+            let gone = wait_until(Duration::from_millis(300), || !alive(daemon))
+                || (service.running() != Some(daemon) && wait_until(EXIT, || !alive(daemon)));
             let verdict = if gone {
                 if !wait_until(EXIT, || {
                     started(&service.sandbox)
