@@ -25,7 +25,7 @@ use crate::privileges::{self, Account, Credentials};
 use crate::report::Report;
 use crate::sys::{self, Snapshot};
 use crate::upgrade::{self, HandOver};
-use crate::{fds, launcher, link, logs, signals, Error};
+use crate::{fds, init, launcher, link, logs, signals, Error};
 
 /// The umask a daemon gets when none is given: group and others may read, not write.
 pub const DEFAULT_UMASK: u32 = 0o022;
@@ -403,6 +403,14 @@ impl Daemon {
     /// daemon: its fd is closed, or by then a different file. Calling `start`
     /// as the first thing `main` does, as the attribute does, meets this.
     pub unsafe fn start(self) -> Result<Detached, Error> {
+        // PID 1 of a namespace, a container's entrypoint: its own init is
+        // forked off first, before anything is resolved, opened or locked,
+        // and the program runs in the foreground under it (see `init`).
+        let under_init = !upgrade::is_hand_over() && init::wanted();
+        if under_init {
+            // SAFETY: the first thing `start` does, under `start`'s contract.
+            unsafe { init::split() }?;
+        }
         let mut plan = self.resolve()?;
         let single_threaded = || sys::take_snapshot().is_ok_and(|snapshot| snapshot.threads == 1);
         // Sockets handed down (socket activation, an upgrade) stay open.
@@ -413,7 +421,8 @@ impl Daemon {
         if let Some(hand_over) = upgrade::take_hand_over(single_threaded) {
             return plan.take_over(hand_over, systemd);
         }
-        if systemd.is_some()
+        if under_init
+            || systemd.is_some()
             || !plan.enabled
             || env::var_os(FOREGROUND_ENV).is_some_and(|v| v == "1")
         {

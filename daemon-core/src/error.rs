@@ -86,6 +86,9 @@ pub enum Error {
     },
     /// An upgrade is already running.
     UpgradeRunning,
+    /// An upgrade was asked of a program that runs under its own init, as
+    /// PID 1 of a container.
+    UpgradeUnderInit,
     /// `upgrade` signalled the daemon, and no new process held the pidfile
     /// by the timeout.
     NotUpgraded {
@@ -334,6 +337,11 @@ impl fmt::Display for Error {
             ),
             Error::NotRunning => write!(f, "not running"),
             Error::UpgradeRunning => write!(f, "upgrade: another upgrade is running"),
+            Error::UpgradeUnderInit => write!(
+                f,
+                "upgrade: this program runs as PID 1 of its container, under its own init; roll \
+                 out a new version through the orchestrator instead"
+            ),
             Error::NotUpgraded { pid, timeout } => write!(
                 f,
                 "upgrade: pid {pid} was signalled, and no new process held the pidfile after {}s",
@@ -581,6 +589,7 @@ impl std::error::Error for Error {
             | Error::NoPidfile
             | Error::NotRunning
             | Error::UpgradeRunning
+            | Error::UpgradeUnderInit
             | Error::NotUpgraded { .. }
             | Error::HandOver { .. }
             | Error::SignalNotHandled { .. }

@@ -18,6 +18,7 @@ mod control;
 mod daemon;
 mod error;
 mod fds;
+mod init;
 mod launcher;
 mod link;
 mod logs;
@@ -38,6 +39,7 @@ pub use daemon::{
 };
 pub use error::{Cause, Error};
 pub use fds::close_fds_except;
+pub use init::INIT_ENV;
 pub use link::{not_ready, ready, status};
 pub use logs::reopen_logs;
 pub use privileges::Account;

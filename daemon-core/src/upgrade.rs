@@ -147,6 +147,11 @@ fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
     let origin = ORIGIN.get().ok_or(Error::Unsupported {
         what: "an upgrade of a process that daemonic did not start",
     })?;
+    // In a container, the orchestrator rolls out new versions: a second
+    // program beside the first under one init would be neither's.
+    if crate::init::under_init() {
+        return Err(Error::UpgradeUnderInit);
+    }
     // The writer first: a pidfile this process cannot write (root's, after
     // a user drop) fails the upgrade before anything is started.
     let writer = match (&origin.pidfile_path, origin.pidfile) {
