@@ -27,6 +27,11 @@ impl Namespace {
             .arg(support::example("fixture-init"))
             .env("APP_PIDFILE", sandbox.path("app.pid"))
             .env("INIT_DO", what);
+        Namespace::spawn(command)
+    }
+
+    /// An `unshare` command, started.
+    fn spawn(command: std::process::Command) -> Namespace {
         let running = Running::spawn(command);
         Namespace {
             unshare: running.pid,
@@ -308,4 +313,39 @@ fn outside_a_namespace_the_same_binary_detaches() {
     );
     kill(Pid::from_raw(daemon), Signal::SIGKILL).unwrap();
     assert!(wait_until(EXIT, || !alive(daemon)));
+}
+
+/// `upgrade()` under the init refuses, and says why: in a container the
+/// orchestrator rolls out new versions. The program serves on.
+#[test]
+fn upgrade_under_the_init_is_refused() {
+    if !can_run("upgrade_under_the_init_is_refused") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let mut command = sandbox.command_for("unshare");
+    command
+        .args(["--pid", "--fork", "--mount-proc"])
+        .arg(support::example("fixture-handover"))
+        .env("APP_PIDFILE", sandbox.path("app.pid"))
+        .env("APP_LOG", sandbox.path("app.log"));
+    let namespace = Namespace::spawn(command);
+    let program = namespace.program();
+    assert!(wait_until(EXIT, || fs::read_to_string(format!(
+        "/proc/{program}/wchan"
+    ))
+    .is_ok_and(|wchan| wchan.contains("sigtimedwait"))));
+    kill(Pid::from_raw(program), Signal::SIGUSR2).unwrap();
+    // Refused at once: the program is back in its wait, still alone.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(children(namespace.init()), [program]);
+    kill(Pid::from_raw(namespace.init()), Signal::SIGTERM).unwrap();
+    let ended = namespace.end();
+    assert!(
+        ended.stdout.contains(
+            "upgrade failed: upgrade: this program runs as PID 1 of its container, under its own \
+             init; roll out a new version through the orchestrator instead"
+        ),
+        "{ended:?}"
+    );
 }
