@@ -104,6 +104,11 @@ static SYSTEMD: OnceLock<UnixDatagram> = OnceLock::new();
 /// not read is bounded by that same `ready_timeout`; a launcher that reads,
 /// as daemonic's does, takes it at once.
 ///
+/// In the new process of an [`upgrade`](crate::upgrade), it also waits for
+/// the old process to take the hand-over; a new process that the old one
+/// does not take (it was late, or the old one failed) exits here with
+/// status 1, leaving the pidfile and the lock to the old one.
+///
 /// Safe from any thread or task, any number of times. Without a launcher
 /// waiting (in the foreground, with `ready = "start"`, or after the first
 /// call) it does nothing, and returns `true`.
@@ -135,8 +140,14 @@ pub fn ready() -> bool {
     if let Some(pending) = pending {
         match pending.wait() {
             Taken::Acked => crate::upgrade::note_took_over(),
-            // The old process stops this one.
-            Taken::Refused => return false,
+            // The old process, alive, did not take this one: it never will
+            // (it is late for it, or failed), and would stop it. It leaves
+            // now, and the lock with it: a process that runs on here
+            // would be a second daemon, named by nothing.
+            Taken::Refused => {
+                not_ready("the process that handed over did not take this one's ready");
+                std::process::exit(1)
+            }
             // The old process died before it handed over: the pidfile names
             // it, and this process was never the daemon. It leaves, and the
             // lock with it.

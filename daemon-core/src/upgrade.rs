@@ -314,12 +314,29 @@ fn spawn(
             }
         }
     }
-    let spawned = command.spawn().map_err(|e| Error::Spawn {
-        path: origin.exe.clone(),
-        source: sys::io_errno(e),
-    });
+    // std's spawn panics when it cannot read its own exec-error pipe, after
+    // it has waited for the child it forked: by then the child, refused
+    // without an ack, has exited. That is a failed upgrade, not this
+    // process's end.
+    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| command.spawn()));
     drop(placeholders);
-    spawned
+    match spawned {
+        Ok(spawned) => spawned.map_err(|e| Error::Spawn {
+            path: origin.exe.clone(),
+            source: sys::io_errno(e),
+        }),
+        Err(panic) => Err(Error::HandOver {
+            reason: format!(
+                "starting {}: {}",
+                origin.exe.display(),
+                panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("the spawn failed")
+            ),
+        }),
+    }
 }
 
 /// The launcher's wait, for the new process: its report, its death, or the
