@@ -180,6 +180,14 @@ fn seed(test: &str) -> u64 {
     seed
 }
 
+/// Whether `pid` waits for its signals: the fixture's daemon at work.
+fn waiting(pid: i32) -> bool {
+    wait_until(Duration::from_secs(2), || {
+        fs::read_to_string(format!("/proc/{pid}/wchan"))
+            .is_ok_and(|wchan| wchan.contains("sigtimedwait"))
+    })
+}
+
 /// The processes of the sandbox but the injector.
 fn started(sandbox: &Sandbox) -> Vec<i32> {
     sandbox
