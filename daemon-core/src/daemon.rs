@@ -766,6 +766,9 @@ impl Plan {
             ack: File::from(hand_over.ack),
             locked: pidfile.as_ref().and_then(Pidfile::locked_copy),
             parent: hand_over.parent,
+            // Taken now, while the old process is this one's parent (the
+            // hand-over checked it): the pid cannot name another yet.
+            parent_watch: sys::exit_watch(nix::unistd::Pid::from_raw(hand_over.parent)).ok(),
             deadline,
         };
         link::take_over_at_ready(pending);

@@ -30,6 +30,8 @@ pub(crate) struct PendingAck {
     pub(crate) locked: Option<File>,
     /// The old process's pid.
     pub(crate) parent: i32,
+    /// A watch on it (a pidfd or a kqueue), taken while it was the parent.
+    pub(crate) parent_watch: Option<std::os::fd::OwnedFd>,
     /// The old process's deadline for this one's Ready.
     pub(crate) deadline: Option<Instant>,
 }
@@ -50,18 +52,30 @@ impl PendingAck {
                 _ => break,
             }
         }
+        // An old process that is alive and acked nothing refused this one:
+        // whatever the pidfile says, which a commit cut short may have left
+        // naming this one, and which it writes back. Its end closes the
+        // pipe a moment before the kernel re-parents this process, so its
+        // death is waited for a moment, on a watch.
+        let alive = match &self.parent_watch {
+            Some(watch) => {
+                let moment = Instant::now() + std::time::Duration::from_millis(100);
+                report::wait(watch.as_fd(), PollFlags::POLLIN, Some(moment)) == Ok(false)
+            }
+            None => parent_alive(self.parent),
+        };
+        if alive {
+            return Taken::Refused;
+        }
+        // The old process died. If it committed first (the pidfile names
+        // this one), the hand-over happened.
         let me = std::process::id() as i32;
-        // The old process committed (the pidfile names this one), then
-        // died before its ack: the hand-over happened.
         let named = self
             .locked
             .as_ref()
             .and_then(crate::pidfile::first_line_pid);
         if named == Some(me) {
             Taken::Acked
-        } else if parent_alive(self.parent) {
-            // It refused this one (late, say), and stops it.
-            Taken::Refused
         } else if self.locked.is_none() {
             // No pidfile names anyone: this ready process is all there is.
             Taken::Acked
