@@ -662,3 +662,43 @@ fn an_upgrade_with_one_call_failed_leaves_one_daemon() {
         },
     );
 }
+
+/// `status` with each of its reads of the pidfile interrupted (EINTR): the
+/// read is made again, and the answer is the same, `running (pid N)`, exit
+/// 0; never an error about a file that was only interrupted.
+#[test]
+fn status_with_a_read_interrupted_gives_the_same_answer() {
+    let service = Service::new();
+    let start = service.run("start");
+    assert_eq!(start.status.code(), Some(0), "{start:?}");
+    let daemon = service.running().expect("the daemon");
+    let counts = count(service.injected(None, "status"));
+    let reads = counts
+        .get(&(0, libc::SYS_pread64 as u64))
+        .copied()
+        .unwrap_or(0);
+    assert!(reads > 0, "status read nothing with pread: {counts:?}");
+    for occurrence in 1..=reads {
+        let trial = Trial {
+            process: 0,
+            syscall: libc::SYS_pread64 as u64,
+            occurrence,
+            fault: Fault::Errno(libc::EINTR),
+        };
+        let status = Running::spawn(service.injected(Some(&trial), "status")).wait();
+        // The loader's own reads, before main: not the pidfile's.
+        if status
+            .stderr
+            .contains("error while loading shared libraries")
+        {
+            continue;
+        }
+        assert_eq!(status.status.code(), Some(0), "{trial}: {status:?}");
+        assert_eq!(
+            status.stdout,
+            format!("running (pid {daemon})\n"),
+            "{trial}"
+        );
+    }
+    assert!(service.clean());
+}
