@@ -230,6 +230,32 @@ fn the_new_process_killed_during_the_commit_leaves_the_old_one_the_daemon() {
     assert_the_daemon_alone_then_stop(&sandbox, &app, old);
 }
 
+/// The old process takes the Ready in time, then takes longer to commit
+/// than the new process's own deadline (paused 3 s before its commit, with
+/// `ready_timeout` 2 s): the new process waits for the ack, which is the
+/// hand-over's one word, and becomes the daemon. Had it given up at its
+/// deadline and left, the old one would have handed over to nobody.
+#[test]
+fn a_commit_slower_than_the_new_process_deadline_still_hands_over() {
+    let sandbox = Sandbox::new();
+    let app = App::new(
+        &sandbox,
+        "fixture-handover",
+        &[
+            ("APP_READY_TIMEOUT", "2"),
+            ("FIXTURE_PAUSE", "before-commit:3000"),
+        ],
+    );
+    let old = app.start(&sandbox);
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    let new = pid_after(
+        &wait_for_line(&app.log, "handed over to "),
+        "handed over to ",
+    );
+    assert!(wait_until(EXIT, || !alive(old)));
+    assert_the_daemon_alone_then_stop(&sandbox, &app, new);
+}
+
 /// `stop` right after SIGUSR2, while the new build (a script that sleeps
 /// 2 s first) starts: the old process hands over and exits, and `stop`
 /// follows the pidfile to its successor and stops it too, saying so. No

@@ -761,7 +761,6 @@ impl Plan {
                 return Err(error);
             }
         };
-        let deadline = Instant::now().checked_add(self.ready_timeout);
         let pending = link::PendingAck {
             ack: File::from(hand_over.ack),
             locked: pidfile.as_ref().and_then(Pidfile::locked_copy),
@@ -769,12 +768,12 @@ impl Plan {
             // Taken now, while the old process is this one's parent (the
             // hand-over checked it): the pid cannot name another yet.
             parent_watch: sys::exit_watch(nix::unistd::Pid::from_raw(hand_over.parent)).ok(),
-            deadline,
         };
         link::take_over_at_ready(pending);
         if hand_over.detached {
             logs::remember(self.stdout.clone(), self.stderr.clone());
         }
+        let deadline = Instant::now().checked_add(self.ready_timeout);
         link::attach_launcher(report, deadline);
         self.remember(pidfile.as_ref(), systemd, detached);
         if self.readiness == Readiness::Start {

@@ -131,7 +131,11 @@ pub(crate) fn await_ready(
                 ),
                 // No child of this process is left in its group: nothing of
                 // the start runs, where children can be listed (Linux).
-                None => sys::children().is_ok(),
+                None => sys::children().is_ok_and(|children| {
+                    children
+                        .iter()
+                        .all(|&child| getpgid(Some(child)) != Ok(intermediate))
+                }),
             };
             Err(Error::Report { source, stopped })
         }

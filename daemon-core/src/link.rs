@@ -13,7 +13,8 @@ use std::time::Instant;
 use std::io::Read;
 use std::os::fd::AsFd;
 
-use nix::poll::PollFlags;
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::report::{self, Report, Sender};
 use crate::sys;
@@ -32,18 +33,37 @@ pub(crate) struct PendingAck {
     pub(crate) parent: i32,
     /// A watch on it (a pidfd or a kqueue), taken while it was the parent.
     pub(crate) parent_watch: Option<std::os::fd::OwnedFd>,
-    /// The old process's deadline for this one's Ready.
-    pub(crate) deadline: Option<Instant>,
 }
 
 impl PendingAck {
     /// Waits for the old process's ack; whether this process is the daemon
     /// now, and owns the pidfile.
     fn wait(self) -> Taken {
+        // No deadline: once the old process has the Ready, its commit may
+        // take what it takes, and an ack that came after this process gave
+        // up would hand the pidfile to a process that left. Each real end
+        // is an event instead: the ack; the pipe's end, which the old
+        // process makes when it refuses this one (and then stops it); or
+        // the old process's death, on the watch, for when a worker it
+        // forked keeps the pipe open.
         let mut byte = [0u8; 1];
         loop {
-            if report::wait(self.ack.as_fd(), PollFlags::POLLIN, self.deadline) != Ok(true) {
-                break;
+            let mut fds = vec![PollFd::new(self.ack.as_fd(), PollFlags::POLLIN)];
+            if let Some(watch) = &self.parent_watch {
+                fds.push(PollFd::new(watch.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, PollTimeout::NONE) {
+                Err(Errno::EINTR | Errno::EAGAIN) => continue,
+                Err(_) => break,
+                Ok(_) => {}
+            }
+            let ack_ready = fds[0].any().unwrap_or(true);
+            let parent_gone = fds.get(1).is_some_and(|fd| fd.any().unwrap_or(true));
+            if !ack_ready {
+                if parent_gone {
+                    break;
+                }
+                continue;
             }
             match (&self.ack).read(&mut byte) {
                 Ok(1) => return Taken::Acked,
@@ -130,10 +150,10 @@ pub fn ready() -> bool {
     // After an upgrade: this process is to live on once the old one exits,
     // so the parent-death signal goes first; a process that cannot clear
     // it is not the daemon, and the old one serves on.
-    let pending = TAKE_OVER
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
+    // Held until the take-over is settled: a second thread's ready() waits
+    // for it, rather than say `true` of a process that may yet leave.
+    let mut take_over = TAKE_OVER.lock().unwrap_or_else(PoisonError::into_inner);
+    let pending = take_over.take();
     if pending.is_some() {
         if let Err(e) = sys::set_parent_death_signal(0) {
             not_ready(format!("parent-death signal: {}", e.desc()));
@@ -171,6 +191,7 @@ pub fn ready() -> bool {
             }
         }
     }
+    drop(take_over);
     notified && delivered
 }
 

@@ -184,10 +184,20 @@ fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
             // a commit cut short left in it.
             drop(ack_write);
             stop(&mut child);
-            if let Some(writer) = &writer {
-                let _ = writer.write(std::process::id());
+            // Tried twice; a file that cannot be written back names the
+            // stopped process, and the error says so.
+            let me = std::process::id();
+            match writer
+                .as_ref()
+                .map(|writer| writer.write(me).or_else(|_| writer.write(me)))
+            {
+                Some(Err(unwritten)) => Err(Error::HandOver {
+                    reason: format!(
+                        "{error}; and this process's pid could not be written back: {unwritten}"
+                    ),
+                }),
+                _ => Err(error),
             }
-            Err(error)
         }
     }
 }
