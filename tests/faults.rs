@@ -560,7 +560,10 @@ fn an_upgrade_with_one_call_failed_leaves_one_daemon() {
                 let _ = kill(Pid::from_raw(old), Signal::SIGUSR2);
                 // Handed over (the old one exits), refused, or killed.
                 let _ = wait_until(Duration::from_secs(5), || !alive(old));
-                let settled = wait_until(Duration::from_secs(5), || {
+                // Up to the new process's wait for its ack, `ready_timeout`
+                // and the commit's grace (12 s here), when the old process
+                // is stuck and never answers it.
+                let settled = wait_until(Duration::from_secs(15), || {
                     let processes = started(&sandbox);
                     processes.is_empty() || running().is_some_and(|pid| processes == [pid])
                 });

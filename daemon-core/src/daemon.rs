@@ -768,6 +768,9 @@ impl Plan {
             // Taken now, while the old process is this one's parent (the
             // hand-over checked it): the pid cannot name another yet.
             parent_watch: sys::exit_watch(nix::unistd::Pid::from_raw(hand_over.parent)).ok(),
+            deadline: Instant::now()
+                .checked_add(self.ready_timeout)
+                .and_then(|deadline| deadline.checked_add(upgrade::COMMIT_GRACE)),
         };
         link::take_over_at_ready(pending);
         if hand_over.detached {

@@ -33,28 +33,40 @@ pub(crate) struct PendingAck {
     pub(crate) parent: i32,
     /// A watch on it (a pidfd or a kqueue), taken while it was the parent.
     pub(crate) parent_watch: Option<std::os::fd::OwnedFd>,
+    /// The old process's deadline and the commit's grace: an old process
+    /// that has neither acked nor refused by then is stuck (in its spawn,
+    /// waiting for this one, say), and would never commit.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl PendingAck {
     /// Waits for the old process's ack; whether this process is the daemon
     /// now, and owns the pidfile.
     fn wait(self) -> Taken {
-        // No deadline: once the old process has the Ready, its commit may
-        // take what it takes, and an ack that came after this process gave
-        // up would hand the pidfile to a process that left. Each real end
-        // is an event instead: the ack; the pipe's end, which the old
-        // process makes when it refuses this one (and then stops it); or
-        // the old process's death, on the watch, for when a worker it
-        // forked keeps the pipe open.
+        // Until the old process's deadline and the commit's grace: a commit
+        // begun before that deadline has the grace to reach this process,
+        // and none begins after it, so this one never leaves while an ack
+        // may still come. Before then each real end is an event: the ack;
+        // the pipe's end, which the old process makes when it refuses this
+        // one (and then stops it); or the old process's death, on the
+        // watch, for when a worker it forked keeps the pipe open.
         let mut byte = [0u8; 1];
         loop {
             let mut fds = vec![PollFd::new(self.ack.as_fd(), PollFlags::POLLIN)];
             if let Some(watch) = &self.parent_watch {
                 fds.push(PollFd::new(watch.as_fd(), PollFlags::POLLIN));
             }
-            match poll(&mut fds, PollTimeout::NONE) {
+            let timeout = match self.deadline {
+                None => PollTimeout::NONE,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let millis = left.as_millis().min(i32::MAX as u128) as i32;
+                    PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
+                }
+            };
+            match poll(&mut fds, timeout) {
                 Err(Errno::EINTR | Errno::EAGAIN) => continue,
-                Err(_) => break,
+                Err(_) | Ok(0) => break,
                 Ok(_) => {}
             }
             let ack_ready = fds[0].any().unwrap_or(true);

@@ -37,6 +37,11 @@ use crate::{sys, Cause, Error};
 /// How long a new process that missed its `ready_timeout` gets to exit on SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// How long past the `ready_timeout` the new process waits for its ack: the
+/// old process begins a commit only before the deadline, and this is the
+/// time it has to finish it (a pwrite, an ftruncate, a byte on a pipe).
+pub(crate) const COMMIT_GRACE: Duration = Duration::from_secs(10);
+
 /// What an upgrade needs to know of how the daemon was started.
 #[derive(Debug)]
 pub(crate) struct Origin {
@@ -170,8 +175,16 @@ fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
     drop(ack_read);
     let deadline = Instant::now().checked_add(origin.ready_timeout);
     let pid = child.id();
-    let outcome = await_ready(report_read, &mut child, deadline, origin.ready_timeout)
-        .and_then(|()| commit(writer.as_ref(), &mut child, &ack_write));
+    let outcome =
+        await_ready(report_read, &mut child, deadline, origin.ready_timeout).and_then(|()| {
+            commit(
+                writer.as_ref(),
+                &mut child,
+                &ack_write,
+                deadline,
+                origin.ready_timeout,
+            )
+        });
     match outcome {
         Ok(()) => {
             HANDED_OVER.store(true, Ordering::SeqCst);
@@ -204,7 +217,21 @@ fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
 
 /// The hand-over's one step: the new pid into the pidfile, then the ack
 /// that tells the new process the file is its own.
-fn commit(writer: Option<&PidWriter>, child: &mut Child, ack: &OwnedFd) -> Result<(), Error> {
+fn commit(
+    writer: Option<&PidWriter>,
+    child: &mut Child,
+    ack: &OwnedFd,
+    deadline: Option<Instant>,
+    timeout: Duration,
+) -> Result<(), Error> {
+    // A Ready read past the deadline (the reader takes what the pipe holds
+    // then) is not taken: the new process waits for the ack until this
+    // deadline and [`COMMIT_GRACE`] more, so a commit begun by then has that
+    // long to reach it.
+    if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+        let stopped = stop(child);
+        return Err(Error::ReadyTimeout { timeout, stopped });
+    }
     pause(Pause::BeforeCommit);
     // A new process that died after its Ready is not the daemon.
     if let Ok(Some(status)) = child.try_wait() {
