@@ -9,6 +9,8 @@
 
 mod support;
 
+use support::app::App;
+
 use std::fs;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -25,64 +27,6 @@ use support::{
     alive, assert_failed_cleanly, daemon_pid, fds, inherit_fds, pid_in, stop, stop_now,
     wait_for_line, wait_for_sigwait, wait_until, Running, Sandbox, EXIT,
 };
-
-/// A fixture copied into the sandbox as `app`, the path an upgrade starts
-/// again, with its pidfile, its log and the environment of the test.
-struct App {
-    path: PathBuf,
-    pidfile: PathBuf,
-    log: PathBuf,
-    env: Vec<(&'static str, String)>,
-}
-
-impl App {
-    fn new(sandbox: &Sandbox, fixture: &str, env: &[(&'static str, &str)]) -> App {
-        App {
-            path: sandbox.copy_binary(fixture, "app"),
-            pidfile: sandbox.path("app.pid"),
-            log: sandbox.path("app.log"),
-            env: env.iter().map(|&(k, v)| (k, v.to_owned())).collect(),
-        }
-    }
-
-    /// Starts it detached; its pid, once it waits for its signals.
-    fn start(&self, sandbox: &Sandbox) -> i32 {
-        let mut command = sandbox.command_for(&self.path);
-        command
-            .env("APP_PIDFILE", &self.pidfile)
-            .env("APP_LOG", &self.log)
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        let launch = Running::spawn(command).wait();
-        let pid = daemon_pid(&launch, &self.pidfile);
-        wait_for_sigwait(pid);
-        pid
-    }
-
-    /// The pid on the pidfile's first line, if it has a whole one.
-    fn first_line_pid(&self) -> Option<i32> {
-        let text = fs::read_to_string(&self.pidfile).ok()?;
-        let (line, _) = text.split_once('\n')?;
-        line.trim().parse().ok()
-    }
-
-    /// Sends SIGUSR2 to `old`, waits until the pidfile's first line names
-    /// another pid and `old` has exited: the hand-over is done. The new pid.
-    fn upgrade(&self, old: i32) -> i32 {
-        kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
-        let mut new = None;
-        assert!(
-            wait_until(EXIT, || {
-                new = self.first_line_pid().filter(|&pid| pid != old);
-                new.is_some()
-            }),
-            "the pidfile never named a new pid: {:?}; log {:?}",
-            fs::read_to_string(&self.pidfile),
-            fs::read_to_string(&self.log)
-        );
-        assert!(wait_until(EXIT, || !alive(old)), "the old process stayed");
-        new.unwrap()
-    }
-}
 
 /// One connection's answer, such as `v1 pid 4242`.
 fn ask(addr: &str) -> std::io::Result<String> {

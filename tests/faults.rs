@@ -113,8 +113,12 @@ fn retryable(syscall: u64) -> &'static [i32] {
 fn count(command: Command) -> BTreeMap<(usize, u64), u64> {
     let launch = Running::spawn(command).wait();
     assert_eq!(launch.status.code(), Some(0), "the dry run: {launch:?}");
-    launch
-        .stderr
+    parse_counts(&launch.stderr)
+}
+
+/// The lines `fixture-inject: PROCESS SYSCALL COUNT` of a dry run.
+fn parse_counts(printed: &str) -> BTreeMap<(usize, u64), u64> {
+    printed
         .lines()
         .filter_map(|line| line.strip_prefix("fixture-inject: "))
         .map(|line| {
@@ -590,17 +594,7 @@ fn an_upgrade_with_one_call_failed_leaves_one_daemon() {
         (injector.stderr, verdict)
     };
     let (printed, _) = upgrade(&["count".to_owned()]);
-    let counts: BTreeMap<(usize, u64), u64> = printed
-        .lines()
-        .filter_map(|line| line.strip_prefix("fixture-inject: "))
-        .map(|line| {
-            let fields: Vec<u64> = line
-                .split_whitespace()
-                .map(|field| field.parse().expect("a number"))
-                .collect();
-            ((fields[0] as usize, fields[1]), fields[2])
-        })
-        .collect();
+    let counts = parse_counts(&printed);
     assert!(
         counts.keys().any(|&(process, _)| process == 1),
         "the dry run saw no new process: {counts:?}"

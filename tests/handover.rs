@@ -10,14 +10,14 @@
 
 mod support;
 
+use support::app::App;
+
 use std::fs;
 use std::io::Read;
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -30,72 +30,6 @@ use support::{
     wait_for_sigwait, wait_until, Launch, Running, Sandbox, EXIT,
 };
 
-/// A fixture copied into the sandbox as `app`, the path an upgrade starts
-/// again, with its pidfile, its log and the environment of the test.
-struct App {
-    path: PathBuf,
-    pidfile: PathBuf,
-    log: PathBuf,
-    env: Vec<(&'static str, String)>,
-}
-
-impl App {
-    fn new(sandbox: &Sandbox, fixture: &str, env: &[(&'static str, &str)]) -> App {
-        App::in_dir(sandbox, fixture, &sandbox.path(""), env)
-    }
-
-    /// Its pidfile and log in `dir`.
-    fn in_dir(sandbox: &Sandbox, fixture: &str, dir: &Path, env: &[(&'static str, &str)]) -> App {
-        App {
-            path: sandbox.copy_binary(fixture, "app"),
-            pidfile: dir.join("app.pid"),
-            log: dir.join("app.log"),
-            env: env.iter().map(|&(k, v)| (k, v.to_owned())).collect(),
-        }
-    }
-
-    /// `PROGRAM [COMMAND]`, with the app's settings.
-    fn command_of(&self, sandbox: &Sandbox, program: &Path, command: Option<&str>) -> Command {
-        let mut run = sandbox.command_for(program);
-        run.args(command)
-            .env("APP_PIDFILE", &self.pidfile)
-            .env("APP_LOG", &self.log)
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        run
-    }
-
-    /// `app COMMAND`, to its exit.
-    fn run(&self, sandbox: &Sandbox, command: &str) -> Launch {
-        Running::spawn(self.command_of(sandbox, &self.path, Some(command))).wait()
-    }
-
-    /// Starts it detached; its pid, once it waits for its signals.
-    fn start(&self, sandbox: &Sandbox) -> i32 {
-        let launch = Running::spawn(self.command_of(sandbox, &self.path, None)).wait();
-        let pid = daemon_pid(&launch, &self.pidfile);
-        wait_for_sigwait(pid);
-        pid
-    }
-
-    /// Puts a shell script at the app's path, by a rename, as an install
-    /// does: the next upgrade starts it.
-    fn install_script(&self, sandbox: &Sandbox, script: &str) {
-        let new_path = sandbox.path("app.new");
-        fs::write(&new_path, format!("#!/bin/sh\n{script}\n")).unwrap();
-        fs::set_permissions(&new_path, fs::Permissions::from_mode(0o755)).unwrap();
-        fs::rename(&new_path, &self.path).unwrap();
-    }
-
-    /// The pid on the pidfile's first line, if it has a whole one: between
-    /// the old process's write of the new pid and its truncation, a longer
-    /// old pid may leave digits on a second line.
-    fn first_line_pid(&self) -> Option<i32> {
-        let text = fs::read_to_string(&self.pidfile).ok()?;
-        let (line, _) = text.split_once('\n')?;
-        line.trim().parse().ok()
-    }
-}
-
 /// Exit code and stdout, and nothing on stderr.
 fn said(launch: &Launch) -> (Option<i32>, &str) {
     assert_eq!(launch.stderr, "", "{launch:?}");
@@ -107,22 +41,6 @@ fn pid_after(line: &str, prefix: &str) -> i32 {
     line.strip_prefix(prefix)
         .and_then(|pid| pid.trim().parse().ok())
         .unwrap_or_else(|| panic!("no pid in {line:?}"))
-}
-
-/// Sends SIGUSR2 to `old`, and waits until the pidfile's first line names
-/// another pid: the old process's commit has written it. That pid.
-fn upgrade_until_committed(app: &App, old: i32) -> i32 {
-    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
-    let mut new = None;
-    assert!(
-        wait_until(EXIT, || {
-            new = app.first_line_pid().filter(|&pid| pid != old);
-            new.is_some()
-        }),
-        "the pidfile never named a new pid: {:?}",
-        fs::read_to_string(&app.pidfile)
-    );
-    new.unwrap()
 }
 
 /// `pid` is the daemon by every account: the only process of the sandbox,
@@ -188,7 +106,7 @@ fn the_old_process_killed_between_its_two_pid_writes_leaves_the_new_one_the_daem
         &[("FIXTURE_PAUSE", "between-pid-writes:3000")],
     );
     let old = app.start(&sandbox);
-    let new = upgrade_until_committed(&app, old);
+    let new = app.upgrade_until_committed(old);
     kill(Pid::from_raw(old), Signal::SIGKILL).unwrap();
     assert!(wait_until(EXIT, || !alive(old)));
     assert!(
@@ -216,7 +134,7 @@ fn the_new_process_killed_during_the_commit_leaves_the_old_one_the_daemon() {
         &[("FIXTURE_PAUSE", "between-pid-writes:2000")],
     );
     let old = app.start(&sandbox);
-    let new = upgrade_until_committed(&app, old);
+    let new = app.upgrade_until_committed(old);
     kill(Pid::from_raw(new), Signal::SIGKILL).unwrap();
     assert!(
         wait_until(EXIT, || app.first_line_pid() == Some(old)),

@@ -2,6 +2,8 @@
 //! `/proc/<pid>` from outside, and killing, by pid, every process a test started.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod app;
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
