@@ -127,14 +127,21 @@ pub(crate) fn pause(stage: Pause) {
 /// Starts the daemon's binary again, from the path it was started from,
 /// with the same arguments, and hands it `listeners` (each with its name,
 /// by the `sd_listen_fds` protocol), the locked pidfile and a readiness
-/// pipe. Returns the new process's pid once it is ready and has written its
-/// pid into the pidfile: then stop accepting, drain and exit; the pidfile is
+/// pipe. Once the new process is ready, this one commits the hand-over: it
+/// writes the new pid into the pidfile and tells the new process so.
+/// Returns the new pid then: stop accepting, drain and exit; the pidfile is
 /// the new process's, and this one's exit leaves it.
 ///
-/// If the new process exits, panics or misses `ready_timeout` first, it is
-/// stopped (it alone), the pidfile is unchanged, this process serves on,
-/// and the error says why in the launcher's words. One upgrade runs at a
-/// time: a second call meanwhile is [`Error::UpgradeRunning`].
+/// # Errors
+///
+/// If the new process exits, panics, misses `ready_timeout`, or the commit
+/// fails, the new process is stopped (it alone), the pidfile names this
+/// process again, this process serves on, and the error says why in the
+/// launcher's words. One upgrade runs at a time: a second call meanwhile,
+/// or any call after a hand-over, is [`Error::UpgradeRunning`]. Under its
+/// own init, as PID 1 of a container, it is [`Error::UpgradeUnderInit`].
+/// A pidfile this process cannot write (root's, after a user drop) fails it
+/// before anything is started.
 ///
 /// Call it from the daemon, typically on SIGUSR2, from a thread or a task,
 /// never from a signal handler. Under systemd (`Type=notify`), it sends
