@@ -81,19 +81,22 @@ pub(crate) unsafe fn split() -> Result<(), Error> {
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     // SAFETY: SIG_DFL installs no handler code.
     let previous_chld = unsafe { sigaction(Signal::SIGCHLD, &default) }.map_err(Error::Signals)?;
-    let restore = || {
+    let restore = || -> Result<(), Error> {
         // SAFETY: puts back what this process had.
-        let _ = unsafe { sigaction(Signal::SIGCHLD, &previous_chld) };
-        let _ = previous_mask.thread_set_mask();
+        unsafe { sigaction(Signal::SIGCHLD, &previous_chld) }.map_err(Error::Signals)?;
+        previous_mask.thread_set_mask().map_err(Error::Signals)
     };
     // SAFETY: one thread, checked above.
     match unsafe { fork() } {
         Err(e) => {
-            restore();
+            // The fork's error is the one to tell.
+            let _ = restore();
             Err(Error::Fork(e))
         }
         Ok(ForkResult::Child) => {
-            restore();
+            // A program left with every signal blocked would not stop on
+            // the SIGTERM its init forwards: that is a failed start.
+            restore()?;
             UNDER_INIT.store(true, Ordering::SeqCst);
             Ok(())
         }

@@ -305,7 +305,12 @@ fn write_pid_into(writer: &File, pid: i32, between: impl FnOnce()) -> Result<(),
         Err(e) => return Err(crate::sys::io_errno(e)),
     }
     between();
-    ftruncate(writer, content.len() as i64)
+    loop {
+        match ftruncate(writer, content.len() as i64) {
+            Err(Errno::EINTR) => {}
+            other => return other,
+        }
+    }
 }
 
 /// The pid on the file's first line, once it holds a whole one: a pidfile
