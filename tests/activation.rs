@@ -212,12 +212,7 @@ fn listen_fds_for_another_pid_are_left_alone() {
     }
     let launch = Running::spawn(command).wait();
     let pid = daemon_pid(&launch, &pidfile);
-    let addr = launch
-        .stdout
-        .strip_prefix("addr: ")
-        .and_then(|rest| rest.strip_suffix('\n'))
-        .unwrap_or_else(|| panic!("no addr: {launch:?}"))
-        .to_owned();
+    let addr = support::addr_of(&launch);
     assert_ne!(addr, their_addr, "it serves on the test's socket");
     assert_eq!(ask(&addr).unwrap(), format!("v1 pid {pid}"));
     let open = fds(pid);

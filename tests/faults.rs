@@ -54,6 +54,21 @@ struct Trial {
     fault: Fault,
 }
 
+impl Trial {
+    /// `fixture-inject`'s arguments for it: PROCESS SYSCALL N ERRNO|kill.
+    fn spec(&self) -> Vec<String> {
+        vec![
+            self.process.to_string(),
+            self.syscall.to_string(),
+            self.occurrence.to_string(),
+            match self.fault {
+                Fault::Errno(errno) => errno.to_string(),
+                Fault::Kill => "kill".to_owned(),
+            },
+        ]
+    }
+}
+
 impl fmt::Display for Trial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -233,18 +248,7 @@ impl Service {
 
     /// `service COMMAND` under the injector.
     fn injected(&self, trial: Option<&Trial>, command: &str) -> Command {
-        let spec = match trial {
-            None => vec!["count".to_owned()],
-            Some(trial) => vec![
-                trial.process.to_string(),
-                trial.syscall.to_string(),
-                trial.occurrence.to_string(),
-                match trial.fault {
-                    Fault::Errno(errno) => errno.to_string(),
-                    Fault::Kill => "kill".to_owned(),
-                },
-            ],
-        };
+        let spec = trial.map_or_else(|| vec!["count".to_owned()], Trial::spec);
         let service = support::example("fixture-handover");
         let mut args: Vec<&str> = spec.iter().map(String::as_str).collect();
         args.push("--");
@@ -330,7 +334,13 @@ impl Service {
                 if !quiet {
                     let running = self.running();
                     let processes = started(&self.sandbox);
-                    if !matches!((running, &processes[..]), (Some(pid), [only]) if pid == *only) {
+                    // A survivor must be one working daemon, named by the
+                    // pidfile and waiting for its signals.
+                    let working = matches!(
+                        (running, &processes[..]),
+                        (Some(pid), [only]) if pid == *only && waiting(pid)
+                    );
+                    if !working {
                         return Err(format!(
                             "{said}: left {processes:?}, and status names {running:?}"
                         ));
@@ -626,15 +636,7 @@ fn an_upgrade_with_one_call_failed_leaves_one_daemon() {
         "upgrade",
         &trials,
         |trial| {
-            let spec = vec![
-                trial.process.to_string(),
-                trial.syscall.to_string(),
-                trial.occurrence.to_string(),
-                match trial.fault {
-                    Fault::Errno(errno) => errno.to_string(),
-                    Fault::Kill => "kill".to_owned(),
-                },
-            ];
+            let spec = trial.spec();
             let (_, verdict) = upgrade(&spec);
             let verdict = verdict?;
             if !wait_until(EXIT, || started(&sandbox).is_empty()) {

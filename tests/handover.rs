@@ -385,12 +385,7 @@ fn reload_of_a_daemon_without_a_sighup_handler_is_refused_and_sends_nothing() {
     };
     let launch = command(None);
     let pid = daemon_pid(&launch, &pidfile);
-    let addr = launch
-        .stdout
-        .strip_prefix("addr: ")
-        .and_then(|rest| rest.strip_suffix('\n'))
-        .unwrap_or_else(|| panic!("no addr: {launch:?}"))
-        .to_owned();
+    let addr = support::addr_of(&launch);
     let sighup = 1 << (libc::SIGHUP - 1);
     assert_eq!(signal_mask(pid, "SigCgt") & sighup, 0, "it catches SIGHUP");
 

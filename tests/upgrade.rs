@@ -48,12 +48,7 @@ impl App {
     fn start(&self, sandbox: &Sandbox, ready_timeout: &str) -> (i32, String) {
         let launch = Running::spawn(self.command(sandbox, ready_timeout)).wait();
         let pid = daemon_pid(&launch, &self.pidfile);
-        let addr = launch
-            .stdout
-            .strip_prefix("addr: ")
-            .and_then(|rest| rest.strip_suffix('\n'))
-            .unwrap_or_else(|| panic!("no addr: {launch:?}"))
-            .to_owned();
+        let addr = support::addr_of(&launch);
         (pid, addr)
     }
 

@@ -262,6 +262,17 @@ fn output_at_end(output: &Receiver<String>, name: &str, deadline: Instant) -> St
         .unwrap_or_else(|_| panic!("the launcher's {name} is still held open by another process"))
 }
 
+/// The address a server printed through its launcher: its one stdout line
+/// `addr: ADDRESS`.
+pub fn addr_of(launch: &Launch) -> String {
+    launch
+        .stdout
+        .strip_prefix("addr: ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("no addr: {launch:?}"))
+        .to_owned()
+}
+
 /// The path of an example or fixture binary. A plain `cargo test` builds them
 /// beside the tests; `cargo test --test NAME` does not, hence the hint.
 pub fn example(name: &str) -> PathBuf {
