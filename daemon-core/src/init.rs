@@ -104,24 +104,44 @@ pub(crate) unsafe fn split() -> Result<(), Error> {
     }
 }
 
-/// The init's one loop: wait for a signal; reap on SIGCHLD, forward the
-/// rest; exit when the child does.
+/// The init's one loop: wait for a signal, a second at most; forward it
+/// unless it is SIGCHLD; reap; exit when the child has. The reap runs on
+/// every turn, as tini's does: a SIGCHLD taken by a wait that then failed
+/// would otherwise leave the program's end unseen for good.
 fn serve(child: Pid, blocked: SigSet) -> ! {
     loop {
-        // The raw call: a real-time signal has no name in nix's `Signal`,
-        // and is forwarded all the same.
-        let mut number: libc::c_int = 0;
-        // SAFETY: a valid set and an out-parameter that outlives the call.
-        if unsafe { libc::sigwait(blocked.as_ref(), &mut number) } != 0 {
-            continue;
-        }
-        if number == libc::SIGCHLD {
-            reap(child);
-        } else {
-            // SAFETY: plain integers. A child gone already is reaped on
-            // its SIGCHLD, next.
+        let number = next_signal(&blocked);
+        reap(child);
+        if number > 0 && number != libc::SIGCHLD {
+            // SAFETY: plain integers. The child is not reaped yet (the reap
+            // above would have ended this process), so the pid is its own.
             unsafe { libc::kill(child.as_raw(), number) };
         }
+    }
+}
+
+/// The next signal of `set`, by the raw call (a real-time signal has no
+/// name in nix's `Signal`, and is forwarded all the same): its number, or
+/// 0 after a second without one, or on an error.
+#[cfg(not(target_os = "macos"))]
+fn next_signal(set: &SigSet) -> libc::c_int {
+    let second = libc::timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid set, a null info and a timeout that outlive the call.
+    unsafe { libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &second) }.max(0)
+}
+
+/// macOS has no `sigtimedwait`; nor does a process there find itself PID 1
+/// of a namespace, so this waits without a bound.
+#[cfg(target_os = "macos")]
+fn next_signal(set: &SigSet) -> libc::c_int {
+    let mut number: libc::c_int = 0;
+    // SAFETY: a valid set and an out-parameter that outlives the call.
+    match unsafe { libc::sigwait(set.as_ref(), &mut number) } {
+        0 => number,
+        _ => 0,
     }
 }
 
