@@ -127,10 +127,14 @@ fn retryable(syscall: u64) -> &'static [i32] {
 }
 
 /// What the program under `fixture-inject` made: per process and call, how
-/// many times.
-fn count(command: Command) -> BTreeMap<(usize, u64), u64> {
+/// many times. The program exits `status` when nothing is failed.
+fn count(command: Command, status: i32) -> BTreeMap<(usize, u64), u64> {
     let launch = Running::spawn(command).wait();
-    assert_eq!(launch.status.code(), Some(0), "the dry run: {launch:?}");
+    assert_eq!(
+        launch.status.code(),
+        Some(status),
+        "the dry run: {launch:?}"
+    );
     parse_counts(&launch.stderr)
 }
 
@@ -427,7 +431,7 @@ fn sweep(
 #[test]
 fn every_call_of_the_start_path_failed_once_keeps_the_promise() {
     let service = Service::new();
-    let counts = count(service.injected(None, "start"));
+    let counts = count(service.injected(None, "start"), 0);
     assert!(service.clean());
     let trials = every_trial(&counts);
     assert!(
@@ -455,7 +459,7 @@ fn stop_with_one_call_failed_keeps_the_promise() {
     let bystander: Bystander = service.sandbox.bystander("bystander");
     let start = service.run("start");
     assert_eq!(start.status.code(), Some(0), "{start:?}");
-    let counts = count(service.injected(None, "stop"));
+    let counts = count(service.injected(None, "stop"), 0);
     let trials = sample(every_trial(&counts), seed("stop"), 60);
     sweep(
         "stop",
@@ -674,7 +678,7 @@ fn status_with_a_read_interrupted_gives_the_same_answer() {
     let start = service.run("start");
     assert_eq!(start.status.code(), Some(0), "{start:?}");
     let daemon = service.running().expect("the daemon");
-    let counts = count(service.injected(None, "status"));
+    let counts = count(service.injected(None, "status"), 0);
     let reads = counts
         .get(&(0, libc::SYS_pread64 as u64))
         .copied()
@@ -703,4 +707,82 @@ fn status_with_a_read_interrupted_gives_the_same_answer() {
         );
     }
     assert!(service.clean());
+}
+
+/// The program as PID 1 of a namespace, its own init: every call of the
+/// init's loop (`unshare`'s child, process 1: its fork, waits, reaps and
+/// forwards) failed or killed once, and a sample of the program's
+/// (process 2), while the
+/// program exits 3. The namespace always ends, within the test's limit,
+/// with nothing of it left; when the program ran and only the init's call
+/// failed, its 3 comes out as it is.
+#[test]
+fn pid_1_with_one_call_failed_ends_the_namespace_with_the_programs_status() {
+    let test = "pid_1_with_one_call_failed_ends_the_namespace_with_the_programs_status";
+    if !support::is_root(test) {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let command = |spec: &[String]| {
+        let mut command = sandbox.command("fixture-inject");
+        command
+            .args(spec)
+            .args(["--", "unshare", "--pid", "--fork", "--mount-proc"])
+            .arg(support::example("fixture-init"))
+            .env("APP_PIDFILE", sandbox.path("app.pid"))
+            .env("INIT_DO", "exit:3");
+        command
+    };
+    let counts = count(command(&["count".to_owned()]), 3);
+    assert!(
+        counts.keys().any(|&(process, _)| process == 2),
+        "the dry run saw no program under the init: {counts:?}"
+    );
+    let all = every_trial(&counts);
+    // The init's own loop: its waits, reaps and forwards, at every call.
+    // Not the loader's calls before its main, nor `unshare`'s before its
+    // exec: a namespace's PID 1 traced by ptrace cannot die of a signal
+    // that the tracer delivers again, so a crash there hangs, which it
+    // would not do untraced.
+    let init_calls = [
+        libc::SYS_wait4,
+        libc::SYS_rt_sigtimedwait,
+        libc::SYS_kill,
+        libc::SYS_clone,
+        libc::SYS_clone3,
+    ];
+    let mut trials: Vec<Trial> = all
+        .iter()
+        .filter(|t| t.process == 1 && init_calls.contains(&(t.syscall as i64)))
+        .copied()
+        .collect();
+    let program: Vec<Trial> = all.into_iter().filter(|t| t.process == 2).collect();
+    trials.extend(sample(program, seed("pid 1"), 40));
+    sweep(
+        "pid 1",
+        &trials,
+        |trial| {
+            let _ = fs::remove_file(sandbox.path("app.pid"));
+            let ended = Running::spawn(command(&trial.spec())).wait();
+            let code = ended.status.code();
+            if !wait_until(EXIT, || started(&sandbox).is_empty()) {
+                return Err(format!("{code:?}: left {:?}", started(&sandbox)));
+            }
+            let ran = ended.stdout.contains("running, pid");
+            let init_error = trial.process == 1 && matches!(trial.fault, Fault::Errno(_));
+            if ran && init_error && code != Some(3) {
+                return Err(format!(
+                    "the program ran and exited 3, the namespace {code:?}: {:?}",
+                    ended.stderr
+                ));
+            }
+            Ok(match code {
+                Some(3) => Verdict::Started,
+                Some(1) if ended.stderr.starts_with("daemonic: ") => Verdict::Failed,
+                _ if matches!(trial.fault, Fault::Kill) => Verdict::LauncherKilled,
+                _ => Verdict::DiedBeforeMain,
+            })
+        },
+        || wait_until(EXIT, || started(&sandbox).is_empty()),
+    );
 }
