@@ -82,7 +82,7 @@ fn take_fds(count: RawFd) -> Result<Vec<(String, RawFd)>, Error> {
             // would serve on another address, or none.
             return Err(Error::Listener {
                 fd,
-                source: Errno::last(),
+                errno: Errno::last() as i32,
             });
         }
         handed.push((name.to_owned(), fd));

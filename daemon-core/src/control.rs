@@ -95,6 +95,31 @@ impl Control {
     }
 }
 
+impl Control {
+    /// Writes `words` as a sentence's list: `a, b and c`.
+    fn write_words(f: &mut fmt::Formatter<'_>, words: &[Control]) -> fmt::Result {
+        for (i, command) in words.iter().enumerate() {
+            let separator = match words.len() - i {
+                _ if i == 0 => "",
+                1 => " and ",
+                _ => ", ",
+            };
+            write!(f, "{separator}{command}")?;
+        }
+        Ok(())
+    }
+
+    /// Every command, as messages list them: `start, stop, ... and upgrade`.
+    pub(crate) fn write_list(f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Control::write_words(f, &Control::ALL)
+    }
+
+    /// The commands that find the running daemon by its pidfile: all but `start`.
+    pub(crate) fn write_acting_list(f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Control::write_words(f, &Control::ALL[1..])
+    }
+}
+
 impl fmt::Display for Control {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -245,7 +270,7 @@ pub(crate) fn find_with(
     let path = location.path();
     let unreadable = |source| Error::Pidfile {
         path: path.to_owned(),
-        source,
+        errno: source as i32,
     };
     // A file that changes under us (a daemon starting, stopping, upgrading)
     // is read again; a few times at most, a moment apart.
@@ -304,7 +329,7 @@ pub(crate) fn find_with(
         // that outlived its daemon holds the lock, say.
         Some(pid) => Error::NotHolder {
             path: path.to_owned(),
-            pid: pid.as_raw(),
+            pid: pid.as_raw() as u32,
             reason: "which does not run, though the pidfile is locked".to_owned(),
         },
         None => unreadable(Errno::EAGAIN),
@@ -319,12 +344,12 @@ pub(crate) fn find_with(
 fn check_holder(path: &Path, file: &File, pid: Pid) -> Result<(), Error> {
     let refuse = |reason: String| Error::NotHolder {
         path: path.to_owned(),
-        pid: pid.as_raw(),
+        pid: pid.as_raw() as u32,
         reason,
     };
     let held = fstat(file.as_fd()).map_err(|source| Error::Pidfile {
         path: path.to_owned(),
-        source,
+        errno: source as i32,
     })?;
     match sys::holds_file(pid, held.st_dev as u64, held.st_ino as u64) {
         Ok(true) | Err(Errno::ENOSYS) => {}
@@ -354,8 +379,8 @@ impl Holder {
     /// Sends `signal` to the pinned process.
     pub(crate) fn signal(&self, signal: libc::c_int) -> Result<(), Error> {
         sys::send_signal(&self.watch, self.pid, signal).map_err(|source| Error::Signal {
-            pid: self.pid.as_raw(),
-            source,
+            pid: self.pid.as_raw() as u32,
+            errno: source as i32,
         })
     }
 
@@ -374,7 +399,7 @@ impl Holder {
         }
         match sys::handled_signals(self.pid) {
             Ok(handled) if !handled.contains(signal) => Err(Error::SignalNotHandled {
-                pid: self.pid.as_raw(),
+                pid: self.pid.as_raw() as u32,
                 signal,
                 option,
             }),
@@ -413,8 +438,7 @@ impl Holder {
         let sent = |signal| match self.signal(signal) {
             // Exited just now, before the signal.
             Err(Error::Signal {
-                source: Errno::ESRCH,
-                ..
+                errno: libc::ESRCH, ..
             }) => Ok(()),
             other => other,
         };
@@ -426,7 +450,7 @@ impl Holder {
         if self.wait_exit(Instant::now() + KILL_WAIT) {
             return Ok(Stopped::Killed { pid });
         }
-        Err(Error::StillAlive { pid: pid as i32 })
+        Err(Error::StillAlive { pid })
     }
 
     /// Stops the process, and then whoever holds the lock after it: an
@@ -460,7 +484,7 @@ impl Holder {
                 }
                 if Instant::now() >= deadline {
                     return Err(Error::LockKept {
-                        pid: holder.pid.as_raw(),
+                        pid: holder.pid.as_raw() as u32,
                         path: location.path().to_owned(),
                     });
                 }
@@ -572,7 +596,7 @@ mod tests {
         std::fs::write(&path, format!("{}\n", i32::MAX)).unwrap();
         let found = find(&at(&path), &Writers::default());
         assert!(
-            matches!(&found, Err(Error::NotHolder { pid, .. }) if *pid == i32::MAX),
+            matches!(&found, Err(Error::NotHolder { pid, .. }) if *pid == i32::MAX as u32),
             "{:?}",
             found.map(|found| found.0)
         );

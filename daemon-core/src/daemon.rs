@@ -300,13 +300,10 @@ impl Daemon {
                 }
             }
             if exited {
-                return Err(Error::ExitedWithoutSuccessor { pid: old as i32 });
+                return Err(Error::ExitedWithoutSuccessor { pid: old });
             }
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return Err(Error::NotUpgraded {
-                    pid: old as i32,
-                    timeout,
-                });
+                return Err(Error::NotUpgraded { pid: old, timeout });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -357,14 +354,14 @@ impl Daemon {
         let path = self.pidfile.as_ref().ok_or(Error::NoPidfile)?;
         refuse_nul("pidfile", path)?;
         let path = std::path::absolute(path)
-            .map_err(|e| Error::CurrentDir(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+            .map_err(|e| Error::CurrentDir(e.raw_os_error().unwrap_or(0)))?;
         let writers = privileges::resolve(self.user.as_ref(), self.group.as_ref())?
             .as_ref()
             .map_or_else(Writers::default, Credentials::writers);
         match Location::resolve(&path, &writers) {
             Ok(location) => Ok(Some((location, writers))),
             Err(Error::Pidfile {
-                source: Errno::ENOENT,
+                errno: libc::ENOENT,
                 ..
             }) => Ok(None),
             Err(error) => Err(error),
@@ -431,13 +428,13 @@ impl Daemon {
         if let Some(credentials) = &plan.credentials {
             credentials.check_permitted()?;
         }
-        let snapshot = sys::take_snapshot().map_err(Error::CountThreads)?;
+        let snapshot = sys::take_snapshot().map_err(|e| Error::CountThreads(e as i32))?;
         if snapshot.threads > 1 {
             return Err(Error::Threaded {
                 threads: snapshot.threads,
             });
         }
-        fds::fill_stdio().map_err(Error::DevNull)?;
+        fds::fill_stdio().map_err(|e| Error::DevNull(e as i32))?;
         let mut pidfile = plan.lock_pidfile()?;
         let discard = |pidfile: Option<Pidfile>| pidfile.map(Pidfile::remove);
         // The daemon is handed to the launcher when the intermediate process
@@ -460,7 +457,7 @@ impl Daemon {
                     sys::restore_subreaper(previous);
                 }
                 discard(pidfile);
-                return Err(Error::Pipe(e));
+                return Err(Error::Pipe(e as i32));
             }
         };
         // An inherited SIG_IGN would have the kernel reap the daemon, and its
@@ -488,7 +485,7 @@ impl Daemon {
             Err(e) => {
                 restore();
                 discard(pidfile);
-                Err(Error::Fork(e))
+                Err(Error::Fork(e as i32))
             }
             Ok(ForkResult::Parent { child }) => {
                 drop(report_write);
@@ -563,8 +560,7 @@ impl Daemon {
                 return Err(Error::EmptyPath { option });
             }
             refuse_nul(option, &path)?;
-            std::path::absolute(path)
-                .map_err(|e| Error::CurrentDir(Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+            std::path::absolute(path).map_err(|e| Error::CurrentDir(e.raw_os_error().unwrap_or(0)))
         };
         Ok(Plan {
             // /proc/self/exe, read now: the path, not the inode, is what an
@@ -628,7 +624,7 @@ fn attach_systemd(address: Option<&std::ffi::OsStr>) -> Result<(), Error> {
     link::attach_systemd(address).map_err(|e| Error::NotifySocket {
         // An address too long for a socket is refused by std itself,
         // with no OS error.
-        source: e.raw_os_error().map_or(Errno::EINVAL, Errno::from_raw),
+        errno: e.raw_os_error().map_or(Errno::EINVAL, Errno::from_raw) as i32,
         address: address.to_owned(),
     })?;
     // The socket is this process's: a program it starts must not take it
@@ -729,7 +725,7 @@ impl Plan {
                     reason: format!("undumpable: {}", e.desc()),
                 })?;
             }
-            let snapshot = sys::take_snapshot().map_err(Error::CountThreads)?;
+            let snapshot = sys::take_snapshot().map_err(|e| Error::CountThreads(e as i32))?;
             // As the detach does: every fd but stdio and what was handed
             // over is closed, whatever the old process let through.
             if snapshot.threads == 1 {
@@ -739,7 +735,7 @@ impl Plan {
                 keep.extend(hand_over.pidfile.as_ref().map(AsRawFd::as_raw_fd));
                 // SAFETY: the start of main, with one thread: nothing owns
                 // another fd yet.
-                unsafe { fds::close_fds_except(&keep) }.map_err(Error::CloseFds)?;
+                unsafe { fds::close_fds_except(&keep) }.map_err(|e| Error::CloseFds(e as i32))?;
             }
             signals::reset(snapshot.altered_signals)?;
             attach_systemd(systemd.as_deref())?;
@@ -814,7 +810,7 @@ impl Plan {
         match &self.chroot {
             Some(root) => chroot(root).map_err(|source| Error::Chroot {
                 path: root.clone(),
-                source,
+                errno: source as i32,
             }),
             None => Ok(()),
         }
@@ -823,7 +819,7 @@ impl Plan {
     fn enter_workdir(&self) -> Result<(), Error> {
         chdir(&self.workdir).map_err(|source| Error::Workdir {
             path: self.workdir.clone(),
-            source,
+            errno: source as i32,
         })
     }
 
@@ -844,13 +840,13 @@ impl Plan {
         snapshot: Snapshot,
         released: Option<OwnedFd>,
     ) -> Result<(), Error> {
-        setsid().map_err(Error::Setsid)?;
+        setsid().map_err(|e| Error::Setsid(e as i32))?;
         // Open until the intermediate process has exited: the daemon waits
         // for its end before it writes a frame of its own, so that the
         // intermediate's pid frame is always the first in the pipe.
-        let (gate, gate_write) = sys::cloexec_pipe().map_err(Error::Pipe)?;
+        let (gate, gate_write) = sys::cloexec_pipe().map_err(|e| Error::Pipe(e as i32))?;
         // SAFETY: still single-threaded, as in the first fork.
-        match unsafe { fork() }.map_err(Error::Fork)? {
+        match unsafe { fork() }.map_err(|e| Error::Fork(e as i32))? {
             // The session leader leaves, so the daemon can never acquire a
             // controlling terminal. It reports the daemon's pid first, for
             // the launcher to wait for or to stop. SAFETY: see the failure
@@ -903,7 +899,7 @@ impl Plan {
         // filters) the list comes from /proc/self/fd, which the new root lacks.
         // SAFETY: this is the fresh daemon; the Rust objects that own fds,
         // `report` and `pidfile`, are kept.
-        unsafe { fds::close_fds_except(&keep) }.map_err(Error::CloseFds)?;
+        unsafe { fds::close_fds_except(&keep) }.map_err(|e| Error::CloseFds(e as i32))?;
         self.enter_chroot()?;
         self.enter_workdir()?;
         signals::reset(snapshot.altered_signals)?;

@@ -23,8 +23,14 @@ impl Stream {
     pub(crate) fn error(self, path: &Path, source: Errno) -> Error {
         let path = path.to_owned();
         match self {
-            Stream::Stdout => Error::Stdout { path, source },
-            Stream::Stderr => Error::Stderr { path, source },
+            Stream::Stdout => Error::Stdout {
+                path,
+                errno: source as i32,
+            },
+            Stream::Stderr => Error::Stderr {
+                path,
+                errno: source as i32,
+            },
         }
     }
 
@@ -45,7 +51,7 @@ pub(crate) fn redirect_stdio(
     credentials: Option<&Credentials>,
 ) -> Result<(), Error> {
     let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(Error::DevNull)?;
+        .map_err(|e| Error::DevNull(e as i32))?;
     let open_logs = || -> Result<_, Error> {
         let out = stdout
             .map(|path| open_log(path, Stream::Stdout))
@@ -62,10 +68,10 @@ pub(crate) fn redirect_stdio(
     fn fail(stream: Stream, path: Option<&Path>) -> impl Fn(Errno) -> Error + '_ {
         move |source| match path {
             Some(path) => stream.error(path, source),
-            None => Error::DevNull(source),
+            None => Error::DevNull(source as i32),
         }
     }
-    dup2_stdin(&null).map_err(Error::DevNull)?;
+    dup2_stdin(&null).map_err(|e| Error::DevNull(e as i32))?;
     dup2_stdout(out.as_ref().unwrap_or(&null)).map_err(fail(Stream::Stdout, stdout))?;
     dup2_stderr(err.as_ref().unwrap_or(&null)).map_err(fail(Stream::Stderr, stderr))
 }

@@ -61,7 +61,7 @@ pub(crate) fn under_init() -> bool {
 /// The process must have one thread (checked: [`Error::Threaded`]
 /// otherwise), and nothing may own an fd yet that the init would keep.
 pub(crate) unsafe fn split() -> Result<(), Error> {
-    let snapshot = sys::take_snapshot().map_err(Error::CountThreads)?;
+    let snapshot = sys::take_snapshot().map_err(|e| Error::CountThreads(e as i32))?;
     if snapshot.threads > 1 {
         return Err(Error::Threaded {
             threads: snapshot.threads,
@@ -75,23 +75,27 @@ pub(crate) unsafe fn split() -> Result<(), Error> {
     }
     let previous_mask = blocked
         .thread_swap_mask(SigmaskHow::SIG_BLOCK)
-        .map_err(Error::Signals)?;
+        .map_err(|e| Error::Signals(e as i32))?;
     // An inherited SIG_IGN would have the kernel reap the children, and the
     // program's exit status with them.
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     // SAFETY: SIG_DFL installs no handler code.
-    let previous_chld = unsafe { sigaction(Signal::SIGCHLD, &default) }.map_err(Error::Signals)?;
+    let previous_chld =
+        unsafe { sigaction(Signal::SIGCHLD, &default) }.map_err(|e| Error::Signals(e as i32))?;
     let restore = || -> Result<(), Error> {
         // SAFETY: puts back what this process had.
-        unsafe { sigaction(Signal::SIGCHLD, &previous_chld) }.map_err(Error::Signals)?;
-        previous_mask.thread_set_mask().map_err(Error::Signals)
+        unsafe { sigaction(Signal::SIGCHLD, &previous_chld) }
+            .map_err(|e| Error::Signals(e as i32))?;
+        previous_mask
+            .thread_set_mask()
+            .map_err(|e| Error::Signals(e as i32))
     };
     // SAFETY: one thread, checked above.
     match unsafe { fork() } {
         Err(e) => {
             // The fork's error is the one to tell.
             let _ = restore();
-            Err(Error::Fork(e))
+            Err(Error::Fork(e as i32))
         }
         Ok(ForkResult::Child) => {
             // A program left with every signal blocked would not stop on

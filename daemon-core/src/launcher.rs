@@ -137,7 +137,10 @@ pub(crate) fn await_ready(
                         .all(|&child| getpgid(Some(child)) != Ok(intermediate))
                 }),
             };
-            Err(Error::Report { source, stopped })
+            Err(Error::Report {
+                errno: source as i32,
+                stopped,
+            })
         }
         (Ended::Failed(error), None) => Err(error),
         // Our code exits right after the report: reap it, not leave a zombie
@@ -425,7 +428,10 @@ fn death(
 ) -> Error {
     match daemon.wait(deadline) {
         Ending::Status(WaitStatus::Exited(_, status)) => Error::Exited { status, cause },
-        Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed { signal, cause },
+        Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed {
+            signal: signal as i32,
+            cause,
+        },
         Ending::Status(_) => Error::Vanished,
         Ending::Gone => Error::ExitedWithoutStatus { cause },
         Ending::Running => stop(Some(daemon), timeout),

@@ -75,7 +75,7 @@ pub(crate) fn resolve(
     }
     let lookup_failed = |account: &Account, source| Error::Lookup {
         account: account.to_string(),
-        source,
+        errno: source as i32,
     };
     let user_entry = match user {
         Some(account @ Account::Name(name)) => Some(
@@ -173,20 +173,23 @@ impl Credentials {
             return Ok(open());
         };
         let egid = getegid();
-        sys::set_groups(&self.groups).map_err(Error::Setgroups)?;
+        sys::set_groups(&self.groups).map_err(|e| Error::Setgroups(e as i32))?;
         setegid(self.gid).map_err(|source| Error::Setgid {
             gid: self.gid.as_raw(),
-            source,
+            errno: source as i32,
         })?;
         seteuid(uid).map_err(|source| Error::Setuid {
             uid: uid.as_raw(),
-            source,
+            errno: source as i32,
         })?;
         let opened = open();
-        seteuid(Uid::from_raw(0)).map_err(|source| Error::Setuid { uid: 0, source })?;
+        seteuid(Uid::from_raw(0)).map_err(|source| Error::Setuid {
+            uid: 0,
+            errno: source as i32,
+        })?;
         setegid(egid).map_err(|source| Error::Setgid {
             gid: egid.as_raw(),
-            source,
+            errno: source as i32,
         })?;
         Ok(opened)
     }
@@ -194,16 +197,16 @@ impl Credentials {
     /// setgroups, setgid, setuid, in that order, then checks that setuid(0) fails.
     pub(crate) fn assume(&self) -> Result<(), Error> {
         if geteuid().is_root() {
-            sys::set_groups(&self.groups).map_err(Error::Setgroups)?;
+            sys::set_groups(&self.groups).map_err(|e| Error::Setgroups(e as i32))?;
         }
         setgid(self.gid).map_err(|source| Error::Setgid {
             gid: self.gid.as_raw(),
-            source,
+            errno: source as i32,
         })?;
         if let Some(uid) = self.uid {
             setuid(uid).map_err(|source| Error::Setuid {
                 uid: uid.as_raw(),
-                source,
+                errno: source as i32,
             })?;
             if !uid.is_root() && setuid(Uid::from_raw(0)).is_ok() {
                 return Err(Error::RegainedRoot { uid: uid.as_raw() });

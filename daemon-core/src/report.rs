@@ -20,6 +20,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::libc;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use crate::error::Wire;
 use crate::Error;
 
 /// The largest payload a frame carries; longer text is cut to fit.
@@ -355,76 +356,37 @@ pub(crate) fn wait(
     }
 }
 
+/// A failure's payload: the step's wire code (from the table in `error`),
+/// the errno, a number and the path. An error raised in the launcher only
+/// has no code: it never travels, and the child must not panic on it.
 fn encode_failure(error: &Error) -> Vec<u8> {
-    // Step codes; only the steps that run after the first fork travel the pipe.
-    let none = Errno::UnknownErrno;
-    let (step, errno, number, path) = match error {
-        Error::Fork(e) => (0u8, *e, 0, None),
-        Error::Setsid(e) => (1, *e, 0, None),
-        Error::Workdir { path, source } => (2, *source, 0, Some(path)),
-        Error::DevNull(e) => (3, *e, 0, None),
-        Error::Stdout { path, source } => (4, *source, 0, Some(path)),
-        Error::Stderr { path, source } => (5, *source, 0, Some(path)),
-        Error::CloseFds(e) => (6, *e, 0, None),
-        Error::Signals(e) => (7, *e, 0, None),
-        Error::Pidfile { path, source } => (8, *source, 0, Some(path)),
-        Error::Pipe(e) => (9, *e, 0, None),
-        Error::Chroot { path, source } => (10, *source, 0, Some(path)),
-        Error::Setgroups(e) => (11, *e, 0, None),
-        Error::Setgid { gid, source } => (12, *source, *gid, None),
-        Error::Setuid { uid, source } => (13, *source, *uid, None),
-        Error::RegainedRoot { uid } => (14, none, *uid, None),
-        Error::LogSymlink { stream, path } => {
-            (15, none, u32::from(*stream == "stderr"), Some(path))
-        }
-        // Raised in the launcher, before the fork; never panic in the child.
-        _ => (u8::MAX, none, 0, None),
-    };
-    let mut payload = vec![step];
-    payload.extend_from_slice(&(errno as i32).to_le_bytes());
-    payload.extend_from_slice(&number.to_le_bytes());
-    if let Some(path) = path {
-        payload.extend_from_slice(path.as_os_str().as_bytes());
-    }
+    let wire = error.to_wire().unwrap_or(Wire {
+        code: u8::MAX,
+        errno: 0,
+        number: 0,
+        path: PathBuf::new(),
+    });
+    let mut payload = vec![wire.code];
+    payload.extend_from_slice(&wire.errno.to_le_bytes());
+    payload.extend_from_slice(&wire.number.to_le_bytes());
+    payload.extend_from_slice(wire.path.as_os_str().as_bytes());
     payload
 }
 
 fn decode_failure(payload: &[u8]) -> Option<Error> {
-    let (&step, rest) = payload.split_first()?;
-    let source = Errno::from_raw(i32::from_le_bytes(rest.get(..4)?.try_into().ok()?));
+    let (&code, rest) = payload.split_first()?;
+    let errno = i32::from_le_bytes(rest.get(..4)?.try_into().ok()?);
     let number = u32::from_le_bytes(rest.get(4..8)?.try_into().ok()?);
     let path = PathBuf::from(OsString::from_vec(rest[8..].to_vec()));
     let path = match path.to_str() {
         Some(text) if !text.chars().any(char::is_control) => path,
         _ => PathBuf::from(printable(&path.to_string_lossy())),
     };
-    Some(match step {
-        0 => Error::Fork(source),
-        1 => Error::Setsid(source),
-        2 => Error::Workdir { path, source },
-        3 => Error::DevNull(source),
-        4 => Error::Stdout { path, source },
-        5 => Error::Stderr { path, source },
-        6 => Error::CloseFds(source),
-        7 => Error::Signals(source),
-        8 => Error::Pidfile { path, source },
-        9 => Error::Pipe(source),
-        10 => Error::Chroot { path, source },
-        11 => Error::Setgroups(source),
-        12 => Error::Setgid {
-            gid: number,
-            source,
-        },
-        13 => Error::Setuid {
-            uid: number,
-            source,
-        },
-        14 => Error::RegainedRoot { uid: number },
-        15 => Error::LogSymlink {
-            stream: if number == 1 { "stderr" } else { "stdout" },
-            path,
-        },
-        _ => return None,
+    Error::from_wire(Wire {
+        code,
+        errno,
+        number,
+        path,
     })
 }
 
@@ -450,54 +412,15 @@ mod tests {
 
     #[test]
     fn every_post_fork_failure_survives_the_pipe() {
-        let path = PathBuf::from("/tmp/some dir/app.pid");
-        let errors = [
-            Error::Fork(Errno::EAGAIN),
-            Error::Setsid(Errno::EPERM),
-            Error::Workdir {
-                path: path.clone(),
-                source: Errno::ENOENT,
-            },
-            Error::DevNull(Errno::EACCES),
-            Error::Stdout {
-                path: path.clone(),
-                source: Errno::EISDIR,
-            },
-            Error::Stderr {
-                path: path.clone(),
-                source: Errno::EROFS,
-            },
-            Error::CloseFds(Errno::EINVAL),
-            Error::Signals(Errno::EFAULT),
-            Error::Pidfile {
-                path: path.clone(),
-                source: Errno::ENOSPC,
-            },
-            Error::Pipe(Errno::EPIPE),
-            Error::Chroot {
-                path,
-                source: Errno::EPERM,
-            },
-            Error::Setgroups(Errno::EPERM),
-            Error::Setgid {
-                gid: 65534,
-                source: Errno::EPERM,
-            },
-            Error::Setuid {
-                uid: 65533,
-                source: Errno::EAGAIN,
-            },
-            Error::RegainedRoot { uid: 65532 },
-            Error::LogSymlink {
-                stream: "stdout",
-                path: PathBuf::from("/var/log/app.log"),
-            },
-            Error::LogSymlink {
-                stream: "stderr",
-                path: PathBuf::from("/var/log/app.err"),
-            },
-        ];
-        for error in errors {
+        // Every step of the table, each with an errno, a number and a path.
+        for &code in crate::error::WIRE_CODES {
+            let error = Error::from_wire(Wire {
+                code,
+                errno: libc::EPERM,
+                number: 1,
+                path: PathBuf::from("/tmp/some dir/app.pid"),
+            })
+            .expect("a step of the table");
             match round_trip(&Report::Failed(error.clone())) {
                 Some(Report::Failed(back)) => assert_eq!(back, error),
                 other => panic!("{error:?} came back as {other:?}"),

@@ -26,5 +26,6 @@ pub(crate) fn reset(altered: Signals) -> Result<(), Error> {
         // with EINVAL and keep their disposition.
         unsafe { libc::signal(signal, libc::SIG_DFL) };
     }
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(Error::Signals)
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+        .map_err(|e| Error::Signals(e as i32))
 }

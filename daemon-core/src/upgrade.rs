@@ -175,8 +175,8 @@ fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
         }
         _ => None,
     };
-    let (report_read, report_write) = sys::cloexec_pipe().map_err(Error::Pipe)?;
-    let (ack_read, ack_write) = sys::cloexec_pipe().map_err(Error::Pipe)?;
+    let (report_read, report_write) = sys::cloexec_pipe().map_err(|e| Error::Pipe(e as i32))?;
+    let (ack_read, ack_write) = sys::cloexec_pipe().map_err(|e| Error::Pipe(e as i32))?;
     let mut child = spawn(origin, listeners, &report_write, &ack_read)?;
     drop(report_write);
     drop(ack_read);
@@ -253,7 +253,7 @@ fn commit(
         match nix::unistd::write(ack, b"1") {
             Ok(1) => return Ok(()),
             Err(Errno::EINTR) => {}
-            Ok(_) => return Err(Error::Pipe(Errno::EIO)),
+            Ok(_) => return Err(Error::Pipe(libc::EIO)),
             Err(e) => {
                 return Err(Error::HandOver {
                     reason: format!(
@@ -367,7 +367,7 @@ fn spawn(
     match spawned {
         Ok(spawned) => spawned.map_err(|e| Error::Spawn {
             path: origin.exe.clone(),
-            source: sys::io_errno(e),
+            errno: sys::io_errno(e) as i32,
         }),
         Err(panic) => Err(Error::HandOver {
             reason: format!(
@@ -410,7 +410,10 @@ fn await_ready(
             // stopped, and this process serves on.
             Next::Failed(source) => {
                 let stopped = stop(child);
-                return Err(Error::Report { source, stopped });
+                return Err(Error::Report {
+                    errno: source as i32,
+                    stopped,
+                });
             }
         }
     };
@@ -463,7 +466,7 @@ fn ended(status: std::process::ExitStatus, cause: Option<Cause>) -> Error {
     match (status.code(), status.signal()) {
         (Some(status), _) => Error::Exited { status, cause },
         (None, Some(signal)) => match nix::sys::signal::Signal::try_from(signal) {
-            Ok(signal) => Error::Killed { signal, cause },
+            Ok(_) => Error::Killed { signal, cause },
             Err(_) => Error::ExitedWithoutStatus { cause },
         },
         (None, None) => Error::ExitedWithoutStatus { cause },

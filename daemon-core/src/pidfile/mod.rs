@@ -57,7 +57,7 @@ impl Pidfile {
         let location = Location::resolve(path, writers)?;
         let fail = |source| Error::Pidfile {
             path: path.to_owned(),
-            source,
+            errno: source as i32,
         };
         for _ in 0..ATTEMPTS {
             let (file, created) = match open_or_create(&location) {
@@ -89,7 +89,7 @@ impl Pidfile {
                 Err(Errno::EWOULDBLOCK) => {
                     return Err(Error::AlreadyRunning {
                         path: path.to_owned(),
-                        pid: read_pid(&file).ok().flatten(),
+                        pid: read_pid(&file).ok().flatten().map(|pid| pid as u32),
                     })
                 }
                 Err(e) => return Err(discard(e)),
@@ -133,7 +133,7 @@ impl Pidfile {
         };
         written.map_err(|source| Error::Pidfile {
             path: self.path.clone(),
-            source,
+            errno: source as i32,
         })?;
         self.written_by = Some(pid);
         Ok(())
@@ -274,7 +274,7 @@ impl PidWriter {
     pub(crate) fn write(&self, pid: u32) -> Result<(), Error> {
         write_pid_into(&self.writer, pid as i32, || {}).map_err(|source| Error::Pidfile {
             path: self.path.clone(),
-            source,
+            errno: source as i32,
         })
     }
 
@@ -283,7 +283,7 @@ impl PidWriter {
         let between = || crate::upgrade::pause(crate::upgrade::Pause::BetweenPidWrites);
         write_pid_into(&self.writer, pid as i32, between).map_err(|source| Error::Pidfile {
             path: self.path.clone(),
-            source,
+            errno: source as i32,
         })
     }
 }
@@ -391,7 +391,7 @@ fn refuse_symlink(location: &Location, error: Errno) -> Error {
     }
     Error::Pidfile {
         path: location.path().to_owned(),
-        source: error,
+        errno: error as i32,
     }
 }
 
@@ -403,7 +403,7 @@ fn refuse_symlink(location: &Location, error: Errno) -> Error {
 fn refuse_foreign(file: &File, path: &Path, writers: &Writers) -> Result<(), Error> {
     let held = fstat(file.as_fd()).map_err(|source| Error::Pidfile {
         path: path.to_owned(),
-        source,
+        errno: source as i32,
     })?;
     let reason = if path::file_type(&held) != SFlag::S_IFREG {
         "it is not a regular file".to_owned()

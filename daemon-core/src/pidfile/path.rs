@@ -61,7 +61,7 @@ impl Location {
     pub(crate) fn resolve(path: &Path, writers: &Writers) -> Result<Location, Error> {
         let fail = |source| Error::Pidfile {
             path: path.to_owned(),
-            source,
+            errno: source as i32,
         };
         let refuse = |reason: String| Error::PidfileUnsafe {
             path: path.to_owned(),
@@ -271,7 +271,7 @@ mod tests {
         assert!(matches!(
             found,
             Err(Error::Pidfile {
-                source: Errno::ENOENT,
+                errno: nix::libc::ENOENT,
                 ..
             })
         ));
