@@ -342,7 +342,7 @@ fn close_step_in_child(limit: u64, open: usize, step: CloseStep, report: RawFd) 
     match step {
         CloseStep::Daemonic => {
             // SAFETY: in this child nothing uses the fds but `report`, kept.
-            unsafe { daemonic::close_fds_except(&[report]) }.expect("close_fds_except");
+            unsafe { daemonic::__testing::close_fds_except(&[report]) }.expect("close_fds_except");
         }
         CloseStep::Classic => {
             // SAFETY: sysconf has no preconditions.

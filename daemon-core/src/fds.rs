@@ -112,7 +112,8 @@ pub(crate) fn open_log(path: &Path, stream: Stream) -> Result<OwnedFd, Error> {
 }
 
 /// Closes every file descriptor above stderr except those in `keep`: the
-/// detach's fd-closing step, public so that it can be measured alone.
+/// detach's fd-closing step. Not public API: the benches measure it alone
+/// through `__testing`.
 ///
 /// The cost follows the number of open fds, never `RLIMIT_NOFILE`:
 /// `close_range` once per gap between kept fds on Linux and FreeBSD (then
@@ -125,7 +126,7 @@ pub(crate) fn open_log(path: &Path, stream: Stream) -> Result<OwnedFd, Error> {
 /// It closes fds that Rust objects may still own, which would then close or
 /// use numbers that mean something else. Call it only where nothing else uses
 /// them any more, as in a freshly forked child.
-pub unsafe fn close_fds_except(keep: &[RawFd]) -> Result<(), Errno> {
+pub(crate) unsafe fn close_fds_except(keep: &[RawFd]) -> Result<(), Errno> {
     // SAFETY: the caller's contract, passed on.
     unsafe { sys::close_fds_except(keep) }
 }

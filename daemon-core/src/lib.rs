@@ -38,7 +38,6 @@ pub use daemon::{
     Daemon, Detached, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
 };
 pub use error::{Cause, Error};
-pub use fds::close_fds_except;
 pub use init::INIT_ENV;
 pub use link::{not_ready, ready, status};
 pub use logs::reopen_logs;
@@ -54,4 +53,18 @@ pub use upgrade::is_hand_over;
 pub mod __testing {
     pub use crate::sys::{fallback, force_fallbacks};
     pub use crate::upgrade::pause_hand_over;
+
+    /// The detach's fd-closing step alone, for the launch bench.
+    ///
+    /// # Errors
+    ///
+    /// The errno of the `close_range` or `close` that failed.
+    ///
+    /// # Safety
+    ///
+    /// As the detach's own step: no Rust object may own an fd it closes.
+    pub unsafe fn close_fds_except(keep: &[std::os::fd::RawFd]) -> Result<(), i32> {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { crate::fds::close_fds_except(keep) }.map_err(|e| e as i32)
+    }
 }
