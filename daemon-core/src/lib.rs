@@ -14,8 +14,9 @@
 #![deny(missing_docs)]
 
 mod activation;
+mod builder;
 mod control;
-mod daemon;
+mod detach;
 mod error;
 mod fds;
 mod init;
@@ -30,13 +31,12 @@ mod sys;
 mod upgrade;
 
 pub use activation::listeners;
+pub use builder::{Daemon, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV};
 pub use control::{
     signal_number, Control, IntoControl, Status, Stopped, DEFAULT_RELOAD_SIGNAL,
     DEFAULT_STOP_TIMEOUT, DEFAULT_UPGRADE_SIGNAL,
 };
-pub use daemon::{
-    Daemon, Detached, Readiness, DEFAULT_READY_TIMEOUT, DEFAULT_UMASK, FOREGROUND_ENV,
-};
+pub use detach::Detached;
 pub use error::{Cause, Error};
 pub use init::INIT_ENV;
 pub use link::{not_ready, ready, status};

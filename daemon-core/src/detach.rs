@@ -1,113 +1,30 @@
-//! The builder and the detach sequence itself.
+//! The detach sequence: the start in the launcher, the two forks and the
+//! daemon's steps, the foreground path, and the take-over of an upgrade.
 
 use std::env;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::time::Instant;
 
-use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use nix::sys::stat::{umask, Mode};
+use nix::sys::stat::umask;
 use nix::unistd::{chdir, chroot, fork, getpid, setsid, ForkResult};
 
-use crate::activation;
-use crate::control::{
-    self, Status, Stopped, DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT, DEFAULT_UPGRADE_SIGNAL,
-};
+use crate::builder::{Daemon, Plan, Readiness, FOREGROUND_ENV};
 use crate::launcher::Handover;
-use crate::pidfile::{Location, Pidfile, Writers};
-use crate::privileges::{self, Account, Credentials};
+use crate::pidfile::{Pidfile, Writers};
+use crate::privileges::Credentials;
 use crate::report::Report;
 use crate::sys::{self, Snapshot};
 use crate::upgrade::{self, HandOver};
-use crate::{fds, init, launcher, link, logs, signals, Error};
-
-/// The umask a daemon gets when none is given: group and others may read, not write.
-pub const DEFAULT_UMASK: u32 = 0o022;
-
-/// How long the launcher waits for the daemon to be ready, as systemd's
-/// `DefaultTimeoutStartSec`.
-pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// Set to `1`, this environment variable keeps the process in the
-/// foreground whatever the configuration says, for debugging.
-pub const FOREGROUND_ENV: &str = "DAEMONIC_FOREGROUND";
+use crate::{activation, fds, init, launcher, link, logs, signals, Error};
 
 /// Set by systemd for a `Type=notify` service: the address of its socket.
 const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
-
-/// When the launcher lets go and exits 0.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Readiness {
-    /// Once the daemon reaches the user's code: the detach succeeded.
-    #[default]
-    Start,
-    /// Once the daemon calls [`ready`](crate::ready), for example after
-    /// binding its port; until then, [`status`](crate::status) lines are
-    /// printed by the launcher.
-    Notify,
-}
-
-/// How to detach: a builder, finished by [`Daemon::start`].
-///
-/// ```no_run
-/// let daemon = daemonic_core::Daemon::new()
-///     .umask(0o027)
-///     .workdir("/")
-///     .pidfile("/tmp/app.pid");
-/// // SAFETY: the first thing main does; nothing owns an fd yet.
-/// let _running = unsafe { daemon.start() }.unwrap_or_else(|e| {
-///     eprintln!("daemonic: {e}");
-///     std::process::exit(1)
-/// });
-/// // Only the daemon gets here, detached; `_running` removes the pidfile when dropped.
-/// ```
-#[derive(Debug, Clone)]
-#[must_use = "nothing happens until `start` is called"]
-pub struct Daemon {
-    umask: u32,
-    workdir: PathBuf,
-    pidfile: Option<PathBuf>,
-    stdout: Option<PathBuf>,
-    stderr: Option<PathBuf>,
-    readiness: Readiness,
-    ready_timeout: Duration,
-    enabled: bool,
-    user: Option<Account>,
-    group: Option<Account>,
-    chroot: Option<PathBuf>,
-    keep_fds: Vec<RawFd>,
-    stop_timeout: Duration,
-    reload_signal: i32,
-    upgrade_signal: i32,
-}
-
-impl Default for Daemon {
-    fn default() -> Self {
-        Daemon {
-            umask: DEFAULT_UMASK,
-            workdir: PathBuf::from("/"),
-            pidfile: None,
-            stdout: None,
-            stderr: None,
-            readiness: Readiness::Start,
-            ready_timeout: DEFAULT_READY_TIMEOUT,
-            enabled: true,
-            user: None,
-            group: None,
-            chroot: None,
-            keep_fds: Vec::new(),
-            stop_timeout: DEFAULT_STOP_TIMEOUT,
-            reload_signal: DEFAULT_RELOAD_SIGNAL,
-            upgrade_signal: DEFAULT_UPGRADE_SIGNAL,
-        }
-    }
-}
 
 /// The running daemon's hold on its pidfile; dropping it removes the pidfile.
 #[derive(Debug)]
@@ -134,240 +51,6 @@ impl Drop for Detached {
 }
 
 impl Daemon {
-    /// The defaults: umask [`DEFAULT_UMASK`], workdir `/`, no pidfile, stdio on /dev/null.
-    pub fn new() -> Self {
-        Daemon::default()
-    }
-
-    /// The daemon's umask, at most `0o777`; checked by [`Daemon::start`].
-    pub fn umask(mut self, umask: u32) -> Self {
-        self.umask = umask;
-        self
-    }
-
-    /// The directory the daemon runs in; `/` by default, so it pins no mount.
-    pub fn workdir(mut self, path: impl Into<PathBuf>) -> Self {
-        self.workdir = path.into();
-        self
-    }
-
-    /// A pidfile to create, lock for the daemon's life and remove when it is dropped.
-    pub fn pidfile(mut self, path: impl Into<PathBuf>) -> Self {
-        self.pidfile = Some(path.into());
-        self
-    }
-
-    /// A file stdout is appended to, instead of /dev/null.
-    pub fn stdout(mut self, path: impl Into<PathBuf>) -> Self {
-        self.stdout = Some(path.into());
-        self
-    }
-
-    /// A file stderr is appended to, instead of /dev/null.
-    pub fn stderr(mut self, path: impl Into<PathBuf>) -> Self {
-        self.stderr = Some(path.into());
-        self
-    }
-
-    /// When the launcher exits 0; [`Readiness::Start`] by default.
-    pub fn readiness(mut self, readiness: Readiness) -> Self {
-        self.readiness = readiness;
-        self
-    }
-
-    /// How long the launcher waits for the daemon to be ready, by default
-    /// [`DEFAULT_READY_TIMEOUT`]. Past it, the launcher stops the daemon
-    /// (SIGTERM, then SIGKILL two seconds later), removes the pidfile, and
-    /// fails with [`Error::ReadyTimeout`].
-    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
-        self.ready_timeout = timeout;
-        self
-    }
-
-    /// Whether to detach at all; `true` by default. When `false`, the process
-    /// stays in the foreground: see [`Daemon::start`] for what still applies.
-    pub fn enable(mut self, enabled: bool) -> Self {
-        self.enabled = enabled;
-        self
-    }
-
-    /// The user the daemon runs as, by name or uid. By name, its supplementary
-    /// groups are those of `initgroups`; by uid, they are cleared. Needs root.
-    pub fn user(mut self, user: impl Into<Account>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// The group the daemon runs as; by default the user's primary group.
-    pub fn group(mut self, group: impl Into<Account>) -> Self {
-        self.group = Some(group.into());
-        self
-    }
-
-    /// A new root for the daemon, entered before the workdir, which is then a
-    /// path inside it. The pidfile and the log files are opened before.
-    pub fn chroot(mut self, path: impl Into<PathBuf>) -> Self {
-        self.chroot = Some(path.into());
-        self
-    }
-
-    /// File descriptors kept open through the detach, such as a socket bound
-    /// before it; every other fd above stderr is closed.
-    pub fn keep_fds(mut self, fds: impl IntoIterator<Item = RawFd>) -> Self {
-        self.keep_fds.extend(fds);
-        self
-    }
-
-    /// How long [`Daemon::stop`] waits after SIGTERM before it sends
-    /// SIGKILL; [`DEFAULT_STOP_TIMEOUT`] by default.
-    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
-        self.stop_timeout = timeout;
-        self
-    }
-
-    /// The signal [`Daemon::reload`] sends, by number (`libc::SIGHUP`, or
-    /// [`signal_number`](crate::signal_number)`("USR1")`); SIGHUP by default.
-    pub fn reload_signal(mut self, signal: i32) -> Self {
-        self.reload_signal = signal;
-        self
-    }
-
-    /// Who runs, by the pidfile's lock: [`Status::Running`] only for a
-    /// process that holds the pidfile locked (and, on Linux, open), and
-    /// whose user the pidfile's owner could signal.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::PidfileUnsafe`] when the path to the pidfile, or the file,
-    /// breaks the rules a start holds it to (see the README's Security
-    /// model); [`Error::NotHolder`] when the process it names is not
-    /// believed.
-    pub fn status(&self) -> Result<Status, Error> {
-        match self.control_pidfile()? {
-            Some((location, writers)) => {
-                control::find(&location, &writers).map(|(status, _)| status)
-            }
-            None => Ok(Status::NotRunning),
-        }
-    }
-
-    /// Sends `signal` to the running daemon, through a pidfd (a kqueue watch
-    /// on FreeBSD and macOS) taken before the pidfile is checked again, so a
-    /// reused pid is never signalled. Its pid, or [`Error::NotRunning`].
-    pub fn signal(&self, signal: i32) -> Result<u32, Error> {
-        let holder = self.holder()?;
-        holder.signal(signal).map(|()| holder.pid())
-    }
-
-    /// The signal [`Daemon::request_upgrade`] sends; SIGUSR2 by default.
-    pub fn upgrade_signal(mut self, signal: i32) -> Self {
-        self.upgrade_signal = signal;
-        self
-    }
-
-    /// Asks the running daemon to upgrade itself: sends it the
-    /// `upgrade_signal`, on which it is to call [`upgrade`](crate::upgrade),
-    /// and waits until the pidfile names a new pid that holds the lock,
-    /// which the old process writes only once it has handed over. The old
-    /// pid and the new.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::SignalNotHandled`] (Linux) when the daemon would die of the
-    /// signal, which is then not sent; [`Error::ExitedWithoutSuccessor`] as
-    /// soon as the daemon exits with no successor; [`Error::NotUpgraded`]
-    /// when none holds the pidfile by the `ready_timeout` and five seconds.
-    pub fn request_upgrade(&self) -> Result<(u32, u32), Error> {
-        let Some((location, writers)) = self.control_pidfile()? else {
-            return Err(Error::NotRunning);
-        };
-        let holder = match control::find(&location, &writers)? {
-            (_, Some(holder)) => holder,
-            (_, None) => return Err(Error::NotRunning),
-        };
-        holder.refuse_unhandled(self.upgrade_signal, "upgrade_signal")?;
-        holder.signal(self.upgrade_signal)?;
-        let old = holder.pid();
-        let timeout = self.ready_timeout.saturating_add(Duration::from_secs(5));
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            // Looked at before the file: a commit just before the exit is
-            // then seen by the look after it.
-            let exited = holder.has_exited();
-            if let Ok((Status::Running { pid }, _)) = control::find(&location, &writers) {
-                if pid != old {
-                    return Ok((old, pid));
-                }
-            }
-            if exited {
-                return Err(Error::ExitedWithoutSuccessor { pid: old });
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return Err(Error::NotUpgraded { pid: old, timeout });
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// [`Daemon::signal`] with the `reload_signal`, unless the daemon would
-    /// die of it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::SignalNotHandled`] (Linux) when the daemon neither catches,
-    /// blocks nor ignores the signal: nothing is sent.
-    pub fn reload(&self) -> Result<u32, Error> {
-        let holder = self.holder()?;
-        holder.refuse_unhandled(self.reload_signal, "reload_signal")?;
-        holder.signal(self.reload_signal).map(|()| holder.pid())
-    }
-
-    /// Stops the running daemon: SIGTERM, then SIGKILL after the
-    /// `stop_timeout`, each followed by a wait on the pidfd (no polling
-    /// loop), until the process is gone and the lock free. If the daemon
-    /// handed the pidfile to a new process meanwhile (an upgrade), that one
-    /// is stopped too.
-    pub fn stop(&self) -> Result<Stopped, Error> {
-        let Some((location, writers)) = self.control_pidfile()? else {
-            return Ok(Stopped::NotRunning);
-        };
-        match control::find(&location, &writers)? {
-            (_, Some(holder)) => holder.stop(self.stop_timeout, &location, &writers),
-            (_, None) => Ok(Stopped::NotRunning),
-        }
-    }
-
-    /// The running daemon, pinned, or [`Error::NotRunning`].
-    fn holder(&self) -> Result<control::Holder, Error> {
-        let Some((location, writers)) = self.control_pidfile()? else {
-            return Err(Error::NotRunning);
-        };
-        match control::find(&location, &writers)? {
-            (_, Some(holder)) => Ok(holder),
-            (_, None) => Err(Error::NotRunning),
-        }
-    }
-
-    /// The walk to the pidfile, by start's rules, and whom it trusts; `None`
-    /// when a directory on the way does not exist, so neither does the file.
-    fn control_pidfile(&self) -> Result<Option<(Location, Writers)>, Error> {
-        let path = self.pidfile.as_ref().ok_or(Error::NoPidfile)?;
-        refuse_nul("pidfile", path)?;
-        let path = std::path::absolute(path)
-            .map_err(|e| Error::CurrentDir(e.raw_os_error().unwrap_or(0)))?;
-        let writers = privileges::resolve(self.user.as_ref(), self.group.as_ref())?
-            .as_ref()
-            .map_or_else(Writers::default, Credentials::writers);
-        match Location::resolve(&path, &writers) {
-            Ok(location) => Ok(Some((location, writers))),
-            Err(Error::Pidfile {
-                errno: libc::ENOENT,
-                ..
-            }) => Ok(None),
-            Err(error) => Err(error),
-        }
-    }
-
     /// Detaches the process and returns in the daemon.
     ///
     /// The calling process becomes the launcher: it waits for the daemon to
@@ -546,68 +229,6 @@ impl Daemon {
             }
         }
     }
-
-    fn resolve(self) -> Result<Plan, Error> {
-        if self.umask > 0o777 {
-            return Err(Error::Umask { umask: self.umask });
-        }
-        let credentials = privileges::resolve(self.user.as_ref(), self.group.as_ref())?;
-        for &fd in &self.keep_fds {
-            fds::check_keepable(fd)?;
-        }
-        let absolute = |option: &'static str, path: PathBuf| {
-            if path.as_os_str().is_empty() {
-                return Err(Error::EmptyPath { option });
-            }
-            refuse_nul(option, &path)?;
-            std::path::absolute(path).map_err(|e| Error::CurrentDir(e.raw_os_error().unwrap_or(0)))
-        };
-        Ok(Plan {
-            // /proc/self/exe, read now: the path, not the inode, is what an
-            // upgrade starts again.
-            exe: env::current_exe().unwrap_or_default(),
-            args: env::args_os().collect(),
-            readiness: self.readiness,
-            ready_timeout: self.ready_timeout,
-            enabled: self.enabled,
-            umask: Mode::from_bits_truncate(self.umask as libc::mode_t),
-            // Inside a chroot, the workdir is a path of the new root.
-            workdir: match &self.chroot {
-                Some(_) if self.workdir.as_os_str().is_empty() => {
-                    return Err(Error::EmptyPath { option: "workdir" })
-                }
-                Some(_) => {
-                    refuse_nul("workdir", &self.workdir)?;
-                    Path::new("/").join(self.workdir)
-                }
-                None => absolute("workdir", self.workdir)?,
-            },
-            chroot: self.chroot.map(|p| absolute("chroot", p)).transpose()?,
-            credentials,
-            keep_fds: self.keep_fds,
-            pidfile: self.pidfile.map(|p| absolute("pidfile", p)).transpose()?,
-            stdout: self.stdout.map(|p| absolute("stdout", p)).transpose()?,
-            stderr: self.stderr.map(|p| absolute("stderr", p)).transpose()?,
-        })
-    }
-}
-
-/// A [`Daemon`] checked and with absolute paths, ready to run in the child.
-struct Plan {
-    /// The binary and the arguments, for an upgrade.
-    exe: PathBuf,
-    args: Vec<OsString>,
-    chroot: Option<PathBuf>,
-    credentials: Option<Credentials>,
-    keep_fds: Vec<RawFd>,
-    readiness: Readiness,
-    ready_timeout: Duration,
-    enabled: bool,
-    umask: Mode,
-    workdir: PathBuf,
-    pidfile: Option<PathBuf>,
-    stdout: Option<PathBuf>,
-    stderr: Option<PathBuf>,
 }
 
 /// Connects to systemd's notify socket, if there is one, and takes its
@@ -624,7 +245,7 @@ fn attach_systemd(address: Option<&std::ffi::OsStr>) -> Result<(), Error> {
     link::attach_systemd(address).map_err(|e| Error::NotifySocket {
         // An address too long for a socket is refused by std itself,
         // with no OS error.
-        errno: e.raw_os_error().map_or(Errno::EINVAL, Errno::from_raw) as i32,
+        errno: e.raw_os_error().unwrap_or(libc::EINVAL),
         address: address.to_owned(),
     })?;
     // The socket is this process's: a program it starts must not take it
@@ -632,18 +253,6 @@ fn attach_systemd(address: Option<&std::ffi::OsStr>) -> Result<(), Error> {
     // could read the environment meanwhile.
     if sys::take_snapshot().is_ok_and(|snapshot| snapshot.threads == 1) {
         env::remove_var(NOTIFY_SOCKET);
-    }
-    Ok(())
-}
-
-/// A NUL byte would end the path early for the OS, which refuses it with a
-/// bare EINVAL: name it instead.
-fn refuse_nul(option: &'static str, path: &Path) -> Result<(), Error> {
-    if path.as_os_str().as_bytes().contains(&0) {
-        return Err(Error::NulByte {
-            option,
-            value: path.to_string_lossy().into_owned(),
-        });
     }
     Ok(())
 }

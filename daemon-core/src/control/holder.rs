@@ -1,18 +1,10 @@
-//! The running daemon, operated from the same binary: who holds the
-//! pidfile, and signalling or stopping exactly that process.
-//!
-//! The lock decides who runs, never the file's presence nor `kill(pid, 0)`.
-//! Before anything is signalled, the pid read from the file is pinned (a
-//! pidfd on Linux, a kqueue watch on FreeBSD and macOS), and then the file
-//! is checked again: still locked, still naming that pid, and held open by
-//! that process (Linux), whose uids the file's owner could signal. Only then
-//! does the signal go, through the pidfd.
+//! The running daemon's process, found and pinned: the pidfile's lock
+//! decides who runs, the pid is pinned before the file is checked again,
+//! and only that process is signalled or stopped.
 
-use std::fmt;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,227 +14,12 @@ use nix::poll::PollFlags;
 use nix::sys::stat::fstat;
 use nix::unistd::Pid;
 
+use super::{Status, Stopped};
 use crate::pidfile::{self, Location, Writers};
 use crate::{report, sys, Error};
 
-/// How long `stop` waits after SIGTERM before SIGKILL, by default.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The signal `reload` sends, by default.
-pub const DEFAULT_RELOAD_SIGNAL: i32 = libc::SIGHUP;
-
-/// The signal `upgrade` sends, by default, as nginx takes it.
-pub const DEFAULT_UPGRADE_SIGNAL: i32 = libc::SIGUSR2;
-
-/// The number of a signal named `SIGHUP` or `HUP` (any case), as the
-/// `reload_signal` option takes it.
-pub fn signal_number(name: &str) -> Option<i32> {
-    let name = name.to_ascii_uppercase();
-    let name = if name.starts_with("SIG") {
-        name
-    } else {
-        format!("SIG{name}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .ok()
-        .map(|signal| signal as i32)
-}
-
 /// How long `stop` waits for the process to end after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(5);
-
-/// The command for this run, given by the `control` option.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Control {
-    /// Start the daemon: the default.
-    #[default]
-    Start,
-    /// Stop the running daemon: SIGTERM, then SIGKILL after `stop_timeout`.
-    Stop,
-    /// Say whether it runs, with the LSB exit codes.
-    Status,
-    /// Send it `reload_signal` (SIGHUP by default).
-    Reload,
-    /// Stop it, then start again in the same run.
-    Restart,
-    /// Send it `upgrade_signal` (SIGUSR2 by default), on which it calls
-    /// [`upgrade`](crate::upgrade), and wait until the pidfile names a new
-    /// pid that holds the lock.
-    Upgrade,
-}
-
-impl Control {
-    /// Every command, in the order the messages name them.
-    pub const ALL: [Control; 6] = [
-        Control::Start,
-        Control::Stop,
-        Control::Status,
-        Control::Reload,
-        Control::Restart,
-        Control::Upgrade,
-    ];
-
-    /// The command's word, as it is typed.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Control::Start => "start",
-            Control::Stop => "stop",
-            Control::Status => "status",
-            Control::Reload => "reload",
-            Control::Restart => "restart",
-            Control::Upgrade => "upgrade",
-        }
-    }
-}
-
-impl Control {
-    /// Writes `words` as a sentence's list: `a, b and c`.
-    fn write_words(f: &mut fmt::Formatter<'_>, words: &[Control]) -> fmt::Result {
-        for (i, command) in words.iter().enumerate() {
-            let separator = match words.len() - i {
-                _ if i == 0 => "",
-                1 => " and ",
-                _ => ", ",
-            };
-            write!(f, "{separator}{command}")?;
-        }
-        Ok(())
-    }
-
-    /// Every command, as messages list them: `start, stop, ... and upgrade`.
-    pub(crate) fn write_list(f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Control::write_words(f, &Control::ALL)
-    }
-
-    /// The commands that find the running daemon by its pidfile: all but `start`.
-    pub(crate) fn write_acting_list(f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Control::write_words(f, &Control::ALL[1..])
-    }
-}
-
-impl fmt::Display for Control {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Control {
-    type Err = Error;
-
-    fn from_str(word: &str) -> Result<Control, Error> {
-        Control::ALL
-            .into_iter()
-            .find(|command| command.as_str() == word)
-            .ok_or_else(|| Error::UnknownCommand {
-                word: word.to_owned(),
-            })
-    }
-}
-
-/// What the `control` option accepts: a [`Control`], a word (`&str`,
-/// `String`), or an `Option` of one, where `None` means `start`. So
-/// `control = std::env::args().nth(1)` reads naturally.
-pub trait IntoControl {
-    /// The command, or [`Error::UnknownCommand`].
-    fn into_control(self) -> Result<Control, Error>;
-}
-
-impl IntoControl for Control {
-    fn into_control(self) -> Result<Control, Error> {
-        Ok(self)
-    }
-}
-
-impl IntoControl for &str {
-    fn into_control(self) -> Result<Control, Error> {
-        self.parse()
-    }
-}
-
-impl IntoControl for String {
-    fn into_control(self) -> Result<Control, Error> {
-        self.parse()
-    }
-}
-
-impl IntoControl for &String {
-    fn into_control(self) -> Result<Control, Error> {
-        self.parse()
-    }
-}
-
-impl<T: IntoControl> IntoControl for Option<T> {
-    fn into_control(self) -> Result<Control, Error> {
-        self.map_or(Ok(Control::Start), IntoControl::into_control)
-    }
-}
-
-/// Who runs, by the pidfile's lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// The process with this pid holds the pidfile locked.
-    Running {
-        /// Its pid.
-        pid: u32,
-    },
-    /// The pidfile exists, but no process holds its lock.
-    Stale {
-        /// The pidfile.
-        path: PathBuf,
-    },
-    /// There is no pidfile.
-    NotRunning,
-}
-
-impl Status {
-    /// The LSB init-script exit code of `status`: 0, 1 or 3.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Status::Running { .. } => 0,
-            Status::Stale { .. } => 1,
-            Status::NotRunning => 3,
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Status::Running { pid } => write!(f, "running (pid {pid})"),
-            Status::Stale { path } => {
-                write!(f, "not running, stale pidfile {}", path.display())
-            }
-            Status::NotRunning => f.write_str("not running"),
-        }
-    }
-}
-
-/// What `stop` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stopped {
-    /// Nothing ran.
-    NotRunning,
-    /// It ended after SIGTERM.
-    Terminated {
-        /// Its pid.
-        pid: u32,
-    },
-    /// It ignored SIGTERM for `stop_timeout`, and ended after SIGKILL.
-    Killed {
-        /// Its pid.
-        pid: u32,
-    },
-}
-
-impl fmt::Display for Stopped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Stopped::NotRunning => f.write_str("not running"),
-            Stopped::Terminated { pid } => write!(f, "stopped (pid {pid})"),
-            Stopped::Killed { pid } => write!(f, "stopped (pid {pid}) with SIGKILL"),
-        }
-    }
-}
 
 /// The process that holds the pidfile, pinned: the pid cannot be reused
 /// under the watch.
@@ -252,11 +29,37 @@ pub(crate) struct Holder {
     file: File,
 }
 
+/// Who runs, for the pidfile at `location`, as the lock decides.
+pub(crate) enum Found {
+    /// This process holds the pidfile, and is pinned.
+    Running(Holder),
+    /// The pidfile exists, and nobody holds its lock.
+    Stale(PathBuf),
+    /// There is no pidfile.
+    NotRunning,
+}
+
+impl Found {
+    /// What `status` says of it.
+    pub(crate) fn status(&self) -> Status {
+        match self {
+            Found::Running(holder) => Status::Running { pid: holder.pid() },
+            Found::Stale(path) => Status::Stale { path: path.clone() },
+            Found::NotRunning => Status::NotRunning,
+        }
+    }
+
+    /// The holder, when one runs.
+    pub(crate) fn holder(self) -> Option<Holder> {
+        match self {
+            Found::Running(holder) => Some(holder),
+            Found::Stale(_) | Found::NotRunning => None,
+        }
+    }
+}
+
 /// Who runs, for the pidfile at `location`: decided by the lock.
-pub(crate) fn find(
-    location: &Location,
-    writers: &Writers,
-) -> Result<(Status, Option<Holder>), Error> {
+pub(crate) fn find(location: &Location, writers: &Writers) -> Result<Found, Error> {
     find_with(location, writers, || {})
 }
 
@@ -266,7 +69,7 @@ pub(crate) fn find_with(
     location: &Location,
     writers: &Writers,
     mut between: impl FnMut(),
-) -> Result<(Status, Option<Holder>), Error> {
+) -> Result<Found, Error> {
     let path = location.path();
     let unreadable = |source| Error::Pidfile {
         path: path.to_owned(),
@@ -283,15 +86,10 @@ pub(crate) fn find_with(
         // regular file with one link, owned by root, this user or the
         // daemon's.
         let Some(file) = pidfile::open_to_read(location, writers)? else {
-            return Ok((Status::NotRunning, None));
+            return Ok(Found::NotRunning);
         };
         if !pidfile::is_locked(&file).map_err(unreadable)? {
-            return Ok((
-                Status::Stale {
-                    path: path.to_owned(),
-                },
-                None,
-            ));
+            return Ok(Found::Stale(path.to_owned()));
         }
         let Some(pid) = pidfile::read_pid(&file).map_err(unreadable)? else {
             // Locked and empty past the wait: a daemon that never wrote it.
@@ -319,10 +117,7 @@ pub(crate) fn find_with(
             continue;
         }
         check_holder(path, &file, pid)?;
-        let status = Status::Running {
-            pid: pid.as_raw() as u32,
-        };
-        return Ok((status, Some(Holder { pid, watch, file })));
+        return Ok(Found::Running(Holder { pid, watch, file }));
     }
     Err(match gone {
         // Locked by someone, naming a process that does not run: a worker
@@ -475,7 +270,7 @@ impl Holder {
                 if holder.wait_unlocked(Instant::now() + LOCK_GRACE) {
                     return Ok(stopped);
                 }
-                if let Ok((_, Some(next))) = find(location, writers) {
+                if let Ok(Found::Running(next)) = find(location, writers) {
                     if next.pid != holder.pid && successors < HAND_OVERS {
                         successors += 1;
                         holder = next;
@@ -531,7 +326,7 @@ mod tests {
         let (path, holder) = held_pidfile(&dir);
         assert!(matches!(
             find(&at(&path), &Writers::default()),
-            Ok((Status::Running { .. }, Some(_)))
+            Ok(Found::Running(_))
         ));
 
         // Between the pin and the second look, the holder lets go: the
@@ -543,8 +338,8 @@ mod tests {
             unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_UN) };
         })
         .unwrap();
-        assert_eq!(found.0, Status::Stale { path: path.clone() });
-        assert!(found.1.is_none());
+        assert_eq!(found.status(), Status::Stale { path: path.clone() });
+        assert!(found.holder().is_none());
 
         // Between the two, the file is replaced by one naming another pid.
         let (path, _holder) = held_pidfile(&dir);
@@ -559,7 +354,7 @@ mod tests {
         assert!(
             matches!(found, Err(Error::NotHolder { pid: 1, .. })),
             "{:?}",
-            found.map(|found| found.0)
+            found.map(|found| found.status())
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -582,8 +377,8 @@ mod tests {
             }
         })
         .unwrap();
-        assert_eq!(found.0, Status::Stale { path: path.clone() });
-        assert!(found.1.is_none());
+        assert_eq!(found.status(), Status::Stale { path: path.clone() });
+        assert!(found.holder().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -598,27 +393,8 @@ mod tests {
         assert!(
             matches!(&found, Err(Error::NotHolder { pid, .. }) if *pid == i32::MAX as u32),
             "{:?}",
-            found.map(|found| found.0)
+            found.map(|found| found.status())
         );
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn words_options_and_the_enum_give_the_command() {
-        assert_eq!(None::<String>.into_control().unwrap(), Control::Start);
-        assert_eq!(Some("stop").into_control().unwrap(), Control::Stop);
-        assert_eq!("status".into_control().unwrap(), Control::Status);
-        assert_eq!(
-            String::from("reload").into_control().unwrap(),
-            Control::Reload
-        );
-        assert_eq!(Control::Restart.into_control().unwrap(), Control::Restart);
-        assert!(matches!(
-            Some("strat".to_owned()).into_control(),
-            Err(Error::UnknownCommand { word }) if word == "strat"
-        ));
-        assert_eq!(signal_number("usr1"), Some(libc::SIGUSR1));
-        assert_eq!(signal_number("SIGHUP"), Some(libc::SIGHUP));
-        assert_eq!(signal_number("SIGNOPE"), None);
     }
 }
