@@ -13,6 +13,9 @@
 //! is compile-checked (FreeBSD, macOS).
 #![deny(missing_docs)]
 
+#[doc(hidden)]
+#[path = "attribute.rs"]
+pub mod __attribute;
 mod activation;
 mod builder;
 mod control;
@@ -43,9 +46,6 @@ pub use link::{not_ready, ready, status};
 pub use logs::reopen_logs;
 pub use privileges::Account;
 pub use upgrade::upgrade;
-
-#[doc(hidden)]
-pub use upgrade::is_hand_over;
 
 /// Switches for the tests: make Linux take the portable fallbacks that only
 /// FreeBSD or macOS would. Not public API.

@@ -9,6 +9,7 @@
 //! does the signal go, through the pidfd.
 
 mod holder;
+pub(crate) mod lsb;
 
 use std::fmt;
 use std::path::PathBuf;
