@@ -75,3 +75,8 @@ pub mod __private {
     pub use daemonic_core::__attribute::*;
     pub use daemonic_core::{Account, Control, Daemon, Readiness};
 }
+
+/// The README's Rust blocks, compiled as doc-tests: `cargo test --doc`.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
