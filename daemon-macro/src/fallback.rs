@@ -6,12 +6,12 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::{Error, ItemFn};
 
-use crate::valid;
+use crate::main_fn;
 
 pub(crate) fn main(mut func: ItemFn, error: Error) -> TokenStream {
     // A second #[daemon] was reported already; left on, it would report the
     // renamed function too.
-    func.attrs.retain(|attr| !valid::is_named(attr, "daemon"));
+    func.attrs.retain(|attr| !main_fn::is_named(attr, "daemon"));
     func.sig.ident = format_ident!("__daemonic_main", span = func.sig.ident.span());
     let error = error.into_compile_error();
     quote! {

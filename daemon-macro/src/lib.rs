@@ -1,8 +1,11 @@
 //! The `#[daemon]` attribute. Use it through the `daemonic` crate, which documents it.
 
-mod args;
+mod ast;
+mod attr;
+mod errors;
 mod expand;
 mod fallback;
+mod main_fn;
 mod valid;
 
 use proc_macro::TokenStream;

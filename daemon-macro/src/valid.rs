@@ -1,28 +1,109 @@
-//! Checks made at compile time: literal values, and the shape of the function.
+//! Validation: the raw arguments and `fn main` become the typed `Options`
+//! the expansion consumes, or errors, all of them at once and each spanned.
 
-use proc_macro2::TokenStream;
-use quote::ToTokens;
-use syn::ext::IdentExt;
-use syn::parse::{ParseStream, Parser};
-use syn::{
-    AttrStyle, Attribute, Error, Expr, ExprLit, ExprUnary, Ident, ItemFn, Lit, Path, Signature,
-    UnOp, Visibility,
-};
+use syn::{Error, Expr, ExprLit, ExprUnary, ItemFn, Lit, Path, UnOp};
 
-use crate::args::{combine, Arg, Key};
+use crate::ast::{Options, Readiness, Setting, Value};
+use crate::attr::{Arg, Key};
+use crate::errors::{combine, list};
+use crate::main_fn;
 
-/// Checks a literal value; an expression is left to the type checker and to
-/// the run-time checks of `Daemon::start`.
-pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
-    match arg.key {
-        Key::Crate => return krate(arg).map(drop),
-        Key::Ready => return readiness(arg).map(drop),
-        Key::KeepFds => return keep_fds(&arg.value),
-        _ => {}
+/// The words `control` takes: those of `daemonic::Control::ALL`, in its
+/// order, kept in step by hand as the macro does not link the library.
+/// `start` is first, the one command that needs no running daemon.
+const COMMANDS: [&str; 6] = ["start", "stop", "status", "reload", "restart", "upgrade"];
+
+/// The options to expand, with the errors of those left out; or `Err` with
+/// every error when no expansion could be right: then `fn main` is emitted
+/// empty beside them (see `fallback`).
+pub(crate) fn check(
+    args: Vec<Arg>,
+    mut errors: Option<Error>,
+    func: &ItemFn,
+) -> Result<(Options, Option<Error>), Error> {
+    let mut krate = None;
+    let mut bad_krate = false;
+    let mut control = None;
+    let mut control_key = None;
+    let mut pidfile = false;
+    let mut settings = Vec::new();
+    // A bad option is left out, not fatal: the rest still expands, so the
+    // user sees that one error and the IDE keeps analysing the body.
+    for Arg {
+        key,
+        key_ident,
+        value,
+    } in args
+    {
+        let checked = match key {
+            Key::Crate => crate_path(&value).map(|path| krate = Some(path)),
+            Key::Control => {
+                control_key = Some(key_ident);
+                check_literal(key, &value).map(|()| control = Some(value))
+            }
+            _ => {
+                pidfile |= key == Key::Pidfile;
+                let span = key_ident.span();
+                typed_value(key, value).map(|value| settings.push(Setting { key, span, value }))
+            }
+        };
+        if let Err(error) = checked {
+            bad_krate |= key == Key::Crate;
+            combine(&mut errors, error);
+        }
     }
-    let name = arg.key.name();
-    if let Some(negative) = negative_literal(&arg.value) {
-        let expected = match arg.key {
+    // Given at all, even with a bad value: it is the pidfile that is missing.
+    if let Some(control_key) = control_key.filter(|_| !pidfile) {
+        let finders = COMMANDS.into_iter().filter(|command| *command != "start");
+        combine(
+            &mut errors,
+            Error::new_spanned(
+                control_key,
+                format!(
+                    "control needs a pidfile: {} find the daemon by its lock",
+                    list(finders)
+                ),
+            ),
+        );
+    }
+    let shape_ok = main_fn::shape(func)
+        .map_err(|error| combine(&mut errors, error))
+        .is_ok();
+    let options = Options {
+        krate: krate.unwrap_or_else(|| syn::parse_quote!(::daemonic)),
+        control,
+        settings,
+    };
+    match errors {
+        // A `fn main` of the wrong shape cannot be wrapped. And without the
+        // path it asked for, the expansion would name `::daemonic`, which a
+        // renamed dependency does not have: more errors than the one.
+        Some(errors) if bad_krate || !shape_ok => Err(errors),
+        errors => Ok((options, errors)),
+    }
+}
+
+/// Checks a literal value and types it for the expansion; an expression is
+/// left to the type checker and to the run-time checks of `Daemon::start`.
+fn typed_value(key: Key, value: Expr) -> Result<Value, Error> {
+    match key {
+        Key::Ready => return readiness(&value),
+        Key::KeepFds => return keep_fds(&value).map(|()| Value::AsWritten(value)),
+        _ => check_literal(key, &value)?,
+    }
+    Ok(match (key, literal(&value)) {
+        (Key::ReadyTimeout | Key::StopTimeout, _) => Value::Seconds(value),
+        (Key::ReloadSignal, Some(Lit::Str(_))) => Value::SignalName(value),
+        (Key::User | Key::Group, Some(Lit::Int(_))) => Value::AccountId(value),
+        _ => Value::AsWritten(value),
+    })
+}
+
+/// Checks the value of `key` if it is a literal, a negative number included.
+fn check_literal(key: Key, value: &Expr) -> Result<(), Error> {
+    let name = key.name();
+    if let Some(negative) = negative_literal(value) {
+        let expected = match key {
             Key::ReadyTimeout | Key::StopTimeout => "a number of seconds above zero",
             Key::ReloadSignal => "a signal's name or number, such as `reload_signal = \"SIGUSR1\"`",
             Key::Control => "a command",
@@ -36,11 +117,11 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
             format!("{name} takes {expected}"),
         ));
     }
-    let Some(lit) = literal(&arg.value) else {
+    let Some(lit) = literal(value) else {
         return Ok(());
     };
     let wrong = |expected: &str| Err(Error::new_spanned(lit, format!("{name} takes {expected}")));
-    match (arg.key, lit) {
+    match (key, lit) {
         (Key::Umask, Lit::Int(int)) => match int.base10_parse::<u32>() {
             Ok(umask) if umask <= 0o777 => Ok(()),
             _ => Err(Error::new_spanned(
@@ -50,12 +131,12 @@ pub(crate) fn value(arg: &Arg) -> Result<(), Error> {
         },
         (Key::Umask, _) => wrong("an integer, such as `umask = 0o027`"),
         (Key::Control, Lit::Str(word)) => match word.value().as_str() {
-            "start" | "stop" | "status" | "reload" | "restart" | "upgrade" => Ok(()),
+            command if COMMANDS.contains(&command) => Ok(()),
             other => Err(Error::new_spanned(
                 word,
                 format!(
-                    "unknown command {other:?}; the commands are start, stop, status, reload, \
-                     restart and upgrade"
+                    "unknown command {other:?}; the commands are {}",
+                    list(COMMANDS)
                 ),
             )),
         },
@@ -139,7 +220,7 @@ fn is_signal_name(name: &str) -> bool {
 
 /// The literal in `value`, through parentheses and the invisible groups
 /// that `macro_rules!` wraps around an `$e:expr`.
-pub(crate) fn literal(value: &Expr) -> Option<&Lit> {
+fn literal(value: &Expr) -> Option<&Lit> {
     match peel(value) {
         Expr::Lit(ExprLit { lit, .. }) => Some(lit),
         _ => None,
@@ -196,137 +277,29 @@ fn keep_fds(value: &Expr) -> Result<(), Error> {
 
 /// The readiness of `ready = "start"` or `ready = "notify"`, which must be a
 /// literal, as `crate` must: it decides what the launcher waits for.
-pub(crate) fn readiness(arg: &Arg) -> Result<Ident, Error> {
-    if let Some(Lit::Str(mode)) = literal(&arg.value) {
+fn readiness(value: &Expr) -> Result<Value, Error> {
+    if let Some(Lit::Str(mode)) = literal(value) {
         match mode.value().as_str() {
-            "start" => return Ok(Ident::new("Start", mode.span())),
-            "notify" => return Ok(Ident::new("Notify", mode.span())),
+            "start" => return Ok(Value::Readiness(Readiness::Start, mode.span())),
+            "notify" => return Ok(Value::Readiness(Readiness::Notify, mode.span())),
             _ => {}
         }
     }
     Err(Error::new_spanned(
-        &arg.value,
+        value,
         "ready takes \"start\" (the default) or \"notify\"",
     ))
 }
 
 /// The path of the `crate = "..."` option.
-pub(crate) fn krate(arg: &Arg) -> Result<Path, Error> {
-    match literal(&arg.value) {
+fn crate_path(value: &Expr) -> Result<Path, Error> {
+    match literal(value) {
         Some(Lit::Str(path)) => path
             .parse_with(Path::parse_mod_style)
             .map_err(|_| Error::new_spanned(path, format!("`{}` is not a path", path.value()))),
         _ => Err(Error::new_spanned(
-            &arg.value,
+            value,
             "crate takes a path in a string, such as `crate = \"::daemonic\"`",
         )),
     }
-}
-
-/// Whether the function is `fn main` at all; anything else is left as it is.
-pub(crate) fn is_main(func: &ItemFn) -> Result<(), Error> {
-    if func.sig.ident.unraw() == "main" {
-        Ok(())
-    } else {
-        Err(Error::new_spanned(
-            &func.sig.ident,
-            "#[daemon] goes on `fn main`; elsewhere, call `daemonic::Daemon::start`",
-        ))
-    }
-}
-
-/// Checks the signature and the attributes stacked on `fn main`.
-pub(crate) fn main_shape(func: &ItemFn) -> Result<(), Error> {
-    let mut errors = None;
-    let sig = &func.sig;
-    if !sig.inputs.is_empty() || sig.variadic.is_some() {
-        let mut arguments = sig.inputs.to_token_stream();
-        sig.variadic.to_tokens(&mut arguments);
-        combine(
-            &mut errors,
-            Error::new_spanned(
-                arguments,
-                "`fn main` takes no arguments; read them with `std::env::args()`",
-            ),
-        );
-    }
-    // `Generics` prints without its where clause, so span that separately.
-    if !sig.generics.params.is_empty() {
-        combine(
-            &mut errors,
-            Error::new_spanned(&sig.generics, "`fn main` cannot be generic"),
-        );
-    } else if let Some(where_clause) = &sig.generics.where_clause {
-        combine(
-            &mut errors,
-            Error::new_spanned(where_clause, "`fn main` cannot have a where clause"),
-        );
-    }
-    let qualifiers = [
-        sig.constness
-            .as_ref()
-            .map(|t| Error::new_spanned(t, "`fn main` cannot be const")),
-        match &sig.safety {
-            syn::Safety::Default => None,
-            other => Some(Error::new_spanned(other, "`fn main` cannot be unsafe")),
-        },
-        sig.abi
-            .as_ref()
-            .map(|abi| Error::new_spanned(abi, "`fn main` cannot be extern")),
-    ];
-    for error in qualifiers.into_iter().flatten() {
-        combine(&mut errors, error);
-    }
-    if let Some(asyncness) = &sig.asyncness {
-        // The runtime attribute must be below this one, so that it wraps only
-        // the user's body and the runtime starts after the detach.
-        if !func.attrs.iter().any(|attr| is_named(attr, "main")) {
-            combine(
-                &mut errors,
-                Error::new_spanned(
-                    asyncness,
-                    "`async fn main` needs a runtime attribute below #[daemon], such as \
-                     #[tokio::main]",
-                ),
-            );
-        }
-    }
-    if let Some(again) = func.attrs.iter().find(|attr| is_named(attr, "daemon")) {
-        combine(
-            &mut errors,
-            Error::new_spanned(again, "#[daemon] is given twice"),
-        );
-    }
-    errors.map_or(Ok(()), Err)
-}
-
-/// Whether the attribute's last path segment is `name`, as in `#[tokio::main]`
-/// for `main`: macros are seen before name resolution, by their spelling.
-pub(crate) fn is_named(attr: &Attribute, name: &str) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|segment| segment.ident == name)
-}
-
-/// Whether the attribute is an outer one that sets lint levels: `allow`, `warn`, `deny` or
-/// `forbid`. (`expect` is left out: unfulfilled on one of the two functions,
-/// it would warn.)
-pub(crate) fn is_lint_level(attr: &Attribute) -> bool {
-    matches!(attr.style, AttrStyle::Outer)
-        && ["allow", "warn", "deny", "forbid"]
-            .iter()
-            .any(|level| attr.path().is_ident(level))
-}
-
-/// Whether the tokens begin like a function (attributes, visibility and a
-/// signature), whatever follows.
-pub(crate) fn starts_like_a_function(item: TokenStream) -> bool {
-    let prefix = |input: ParseStream| {
-        input.call(Attribute::parse_outer)?;
-        input.parse::<Visibility>()?;
-        input.parse::<Signature>()?;
-        input.parse::<TokenStream>()
-    };
-    prefix.parse2(item).is_ok()
 }

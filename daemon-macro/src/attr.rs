@@ -1,4 +1,5 @@
-//! Parsing of the attribute's arguments: a comma-separated list of `key = value`.
+//! Parsing of the attribute's arguments into a raw list: each `key = value`
+//! with its key known and given once, the value not yet looked at.
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -7,75 +8,49 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Error, Expr, Ident, Token};
 
-/// The options the attribute knows.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Key {
-    Umask,
-    Workdir,
-    Pidfile,
-    Stdout,
-    Stderr,
-    Ready,
-    ReadyTimeout,
-    Enable,
-    User,
-    Group,
-    Chroot,
-    KeepFds,
-    Control,
-    StopTimeout,
-    ReloadSignal,
-    Crate,
+use crate::errors::{combine, list};
+
+/// Declares `Key`, `Key::ALL` and `Key::name` from one list, so that a key
+/// cannot be added to one of them and forgotten in another.
+macro_rules! keys {
+    ($($key:ident = $name:literal,)*) => {
+        /// The options the attribute knows.
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Key {
+            $($key,)*
+        }
+
+        impl Key {
+            /// Every key, in the order the documentation lists them, which is
+            /// the order the messages list them in too.
+            pub(crate) const ALL: &'static [Key] = &[$(Key::$key,)*];
+
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Key::$key => $name,)*
+                }
+            }
+        }
+    };
 }
 
-impl Key {
-    const ALL: [Key; 16] = [
-        Key::Umask,
-        Key::Workdir,
-        Key::Pidfile,
-        Key::Stdout,
-        Key::Stderr,
-        Key::Ready,
-        Key::ReadyTimeout,
-        Key::Enable,
-        Key::User,
-        Key::Group,
-        Key::Chroot,
-        Key::KeepFds,
-        Key::Control,
-        Key::StopTimeout,
-        Key::ReloadSignal,
-        Key::Crate,
-    ];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Key::Umask => "umask",
-            Key::Workdir => "workdir",
-            Key::Pidfile => "pidfile",
-            Key::Stdout => "stdout",
-            Key::Stderr => "stderr",
-            Key::Ready => "ready",
-            Key::ReadyTimeout => "ready_timeout",
-            Key::Enable => "enable",
-            Key::User => "user",
-            Key::Group => "group",
-            Key::Chroot => "chroot",
-            Key::KeepFds => "keep_fds",
-            Key::Control => "control",
-            Key::StopTimeout => "stop_timeout",
-            Key::ReloadSignal => "reload_signal",
-            Key::Crate => "crate",
-        }
-    }
-
-    /// The `Daemon` builder method the option sets.
-    pub(crate) fn method(self) -> &'static str {
-        match self {
-            Key::Ready => "readiness",
-            other => other.name(),
-        }
-    }
+keys! {
+    Umask = "umask",
+    Workdir = "workdir",
+    Pidfile = "pidfile",
+    Stdout = "stdout",
+    Stderr = "stderr",
+    Ready = "ready",
+    ReadyTimeout = "ready_timeout",
+    Enable = "enable",
+    User = "user",
+    Group = "group",
+    Chroot = "chroot",
+    KeepFds = "keep_fds",
+    Control = "control",
+    StopTimeout = "stop_timeout",
+    ReloadSignal = "reload_signal",
+    Crate = "crate",
 }
 
 /// One `key = value`, the key known and given once.
@@ -139,13 +114,12 @@ pub(crate) fn parse(tokens: TokenStream) -> (Vec<Arg>, Option<Error>) {
     } in raw
     {
         let name = key_ident.unraw().to_string();
-        let error = match Key::ALL.into_iter().find(|key| key.name() == name) {
+        let error = match Key::ALL.iter().copied().find(|key| key.name() == name) {
             None => Error::new_spanned(
                 &key_ident,
                 format!(
-                    "unknown option `{name}`; the options are umask, workdir, pidfile, stdout, \
-                     stderr, ready, ready_timeout, enable, user, group, chroot, keep_fds, \
-                     control, stop_timeout, reload_signal and crate"
+                    "unknown option `{name}`; the options are {}",
+                    list(Key::ALL.iter().map(|key| key.name()))
                 ),
             ),
             Some(key) if args.iter().any(|arg| arg.key == key) => {
@@ -163,12 +137,4 @@ pub(crate) fn parse(tokens: TokenStream) -> (Vec<Arg>, Option<Error>) {
         combine(&mut errors, error);
     }
     (args, errors)
-}
-
-/// Adds `error` to those gathered so far.
-pub(crate) fn combine(errors: &mut Option<Error>, error: Error) {
-    match errors {
-        Some(errors) => errors.combine(error),
-        None => *errors = Some(error),
-    }
 }
