@@ -9,11 +9,12 @@
 
 use std::env;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::{Mutex, PoisonError};
+use std::sync::PoisonError;
 
 use nix::errno::Errno;
 use nix::libc;
 
+use crate::state::PROCESS;
 use crate::Error;
 
 /// The first fd of the protocol.
@@ -21,8 +22,6 @@ const FIRST: RawFd = 3;
 
 /// Set, with the other variables, on the process an upgrade starts.
 pub(crate) const UPGRADE_ENV: &str = "DAEMONIC_UPGRADE";
-
-static HANDED: Mutex<Vec<(String, RawFd)>> = Mutex::new(Vec::new());
 
 /// Reads the variables, if they are this process's, and keeps their fds for
 /// [`listeners`]: the fds that the detach must keep. Call it while the
@@ -61,7 +60,10 @@ pub(crate) fn take_from_env(single_threaded: impl FnOnce() -> bool) -> Result<Ve
         }
     }
     let fds = handed.iter().map(|(_, fd)| *fd).collect();
-    *HANDED.lock().unwrap_or_else(PoisonError::into_inner) = handed;
+    *PROCESS
+        .listeners
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = handed;
     Ok(fds)
 }
 
@@ -100,7 +102,12 @@ fn take_fds(count: RawFd) -> Result<Vec<(String, RawFd)>, Error> {
 /// `std::net::TcpListener::from(fd)` (then `tokio::net::TcpListener::from_std`,
 /// after `set_nonblocking(true)`), or `UnixListener::from(fd)`.
 pub fn listeners() -> Vec<(String, OwnedFd)> {
-    let handed = std::mem::take(&mut *HANDED.lock().unwrap_or_else(PoisonError::into_inner));
+    let handed = std::mem::take(
+        &mut *PROCESS
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
     handed
         .into_iter()
         // SAFETY: each fd was handed to this process, kept through the

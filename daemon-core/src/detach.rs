@@ -21,7 +21,7 @@ use crate::privileges::Credentials;
 use crate::report::Report;
 use crate::sys::{self, Snapshot};
 use crate::upgrade::{self, HandOver};
-use crate::{activation, fds, init, launcher, link, logs, signals, Error};
+use crate::{activation, fds, init, launcher, logs, notify, signals, Error};
 
 /// Set by systemd for a `Type=notify` service: the address of its socket.
 const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
@@ -214,7 +214,7 @@ impl Daemon {
                             // A launcher killed meanwhile makes this fail
                             // with EPIPE; the daemon runs on regardless.
                             Readiness::Start => drop(Report::Ready.write_to(&report)),
-                            Readiness::Notify => link::attach_launcher(report, deadline),
+                            Readiness::Notify => notify::attach_launcher(report, deadline),
                         }
                         plan.remember(pidfile.as_ref(), None, true);
                         Ok(Detached { pidfile })
@@ -242,7 +242,7 @@ fn attach_systemd(address: Option<&std::ffi::OsStr>) -> Result<(), Error> {
             what: "NOTIFY_SOCKET, systemd's notify protocol,",
         });
     }
-    link::attach_systemd(address).map_err(|e| Error::NotifySocket {
+    notify::attach_systemd(address).map_err(|e| Error::NotifySocket {
         // An address too long for a socket is refused by std itself,
         // with no OS error.
         errno: e.raw_os_error().unwrap_or(libc::EINVAL),
@@ -308,7 +308,7 @@ impl Plan {
         }
         self.remember(pidfile.as_ref(), systemd, false);
         if self.readiness == Readiness::Start {
-            link::ready();
+            notify::ready();
         }
         Ok(Detached { pidfile })
     }
@@ -366,26 +366,26 @@ impl Plan {
                 return Err(error);
             }
         };
-        let pending = link::PendingAck {
+        let pending = notify::PendingAck {
             ack: File::from(hand_over.ack),
             locked: pidfile.as_ref().and_then(Pidfile::locked_copy),
             parent: hand_over.parent,
             // Taken now, while the old process is this one's parent (the
             // hand-over checked it): the pid cannot name another yet.
-            parent_watch: sys::exit_watch(nix::unistd::Pid::from_raw(hand_over.parent)).ok(),
+            parent_watch: sys::ExitWatch::new(nix::unistd::Pid::from_raw(hand_over.parent)).ok(),
             deadline: Instant::now()
                 .checked_add(self.ready_timeout)
                 .and_then(|deadline| deadline.checked_add(upgrade::COMMIT_GRACE)),
         };
-        link::take_over_at_ready(pending);
+        notify::take_over_at_ready(pending);
         if hand_over.detached {
             logs::remember(self.stdout.clone(), self.stderr.clone());
         }
         let deadline = Instant::now().checked_add(self.ready_timeout);
-        link::attach_launcher(report, deadline);
+        notify::attach_launcher(report, deadline);
         self.remember(pidfile.as_ref(), systemd, detached);
         if self.readiness == Readiness::Start {
-            link::ready();
+            notify::ready();
         }
         Ok(Detached { pidfile })
     }

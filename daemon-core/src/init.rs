@@ -12,21 +12,19 @@
 //! or 128+N when the child died of signal N. It holds no lock and no fd of
 //! the program's: it forks before the program opens any.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use nix::libc;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, getpid, ForkResult, Pid};
 
+use crate::state::PROCESS;
 use crate::{sys, Error};
 
 /// Set to `0`, this environment variable keeps a PID 1 from becoming its
 /// own init: for an image that runs its own init in front of it anyway.
 pub const INIT_ENV: &str = "DAEMONIC_INIT";
-
-/// Set in the child: this process runs under its own init.
-static UNDER_INIT: AtomicBool = AtomicBool::new(false);
 
 /// Signals that the kernel raises in a process for what it itself did:
 /// never forwarded, and never blocked in the init, whose own fault must
@@ -50,7 +48,7 @@ pub(crate) fn wanted() -> bool {
 
 /// Whether this process is the program under its own init.
 pub(crate) fn under_init() -> bool {
-    UNDER_INIT.load(Ordering::SeqCst)
+    PROCESS.under_init.load(Ordering::SeqCst)
 }
 
 /// Forks the init off. Returns in the child, which runs the program; the
@@ -101,7 +99,7 @@ pub(crate) unsafe fn split() -> Result<(), Error> {
             // A program left with every signal blocked would not stop on
             // the SIGTERM its init forwards: that is a failed start.
             restore()?;
-            UNDER_INIT.store(true, Ordering::SeqCst);
+            PROCESS.under_init.store(true, Ordering::SeqCst);
             Ok(())
         }
         Ok(ForkResult::Parent { child }) => serve(child, blocked),

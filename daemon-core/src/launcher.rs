@@ -11,16 +11,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::poll::PollFlags;
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{getpgid, Pid};
 
-use crate::report::{self, Next, Reader, Report};
-use crate::{sys, Cause, Error};
+use crate::report::{Next, Reader, Report};
+use crate::sys::{self, ExitWatch};
+use crate::{Cause, Error};
 
-/// How long a daemon that missed its `ready_timeout` gets to exit on SIGTERM.
-const STOP_GRACE: Duration = Duration::from_secs(2);
+/// How long a daemon that missed its `ready_timeout`, or an upgrade's new
+/// process, gets to exit on SIGTERM, and then on SIGKILL.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// How many status lines wait for the launcher's stdout; more are dropped.
 const RELAY_QUEUE: usize = 1024;
@@ -69,40 +70,33 @@ pub(crate) fn await_ready(
         }
         Handover::Watch { release } => Some(release),
     };
-    let mut daemon: Option<Watched> = None;
     let mut cause = None;
-    let mut first = true;
-    let ended = loop {
-        let next = reader.next(if first { grace } else { deadline });
-        let is_first = std::mem::replace(&mut first, false);
-        if is_first && release.is_some() {
-            if let Next::Frame(Report::Pid(pid)) = &next {
-                daemon = Watched::watch(*pid, intermediate);
+    // The first frame is the intermediate's: the daemon's pid, taken from
+    // it alone. Without a subreaper the pid is watched before the
+    // intermediate may exit, which keeps a dead daemon its zombie till then.
+    let first = reader.next(grace);
+    let (daemon, pending) = match first {
+        Next::Frame(Report::Pid(pid)) => match release.take() {
+            Some(release) => {
+                let daemon = Watched::watch(pid, intermediate);
+                drop(release);
+                wait_child(intermediate, grace);
+                (daemon, None)
             }
+            None => (Watched::adopt(pid, intermediate), None),
+        },
+        other => {
             // Watched or not, the intermediate may go now.
-            drop(release.take());
-            wait_child(intermediate, grace);
-            if daemon.is_some() {
-                continue;
+            if let Some(release) = release.take() {
+                drop(release);
+                wait_child(intermediate, grace);
             }
-        }
-        match next {
-            // Past the deadline the reader still takes what is already in the
-            // pipe, so the pid frame and a report that just made it are read
-            // before the daemon is stopped.
-            Next::Late => break Ended::Late,
-            // A pipe that says what no daemon of ours writes is as good as closed.
-            Next::Closed | Next::Garbled => break Ended::Silent,
-            Next::Failed(source) => break Ended::Broken(source),
-            Next::Frame(Report::Pid(pid)) if is_first => daemon = Watched::adopt(pid, intermediate),
-            Next::Frame(Report::Pid(_)) => {}
-            Next::Frame(Report::Status(line)) => relay.line(line),
-            Next::Frame(Report::Panic(message)) => cause = Some(Cause::Panicked(message)),
-            Next::Frame(Report::NotReady(reason)) => cause = Some(Cause::NotReady(reason)),
-            Next::Frame(Report::Ready) => break Ended::Ready,
-            Next::Frame(Report::Failed(error)) => break Ended::Failed(error),
+            (None, Some(other))
         }
     };
+    let ended = read_frames(&mut reader, pending, deadline, &mut cause, |line| {
+        relay.line(line)
+    });
     // Closed before any stop: a daemon that still writes learns that nobody
     // reads, and its ready() says so.
     drop(reader);
@@ -175,14 +169,91 @@ pub(crate) fn await_ready(
 }
 
 /// How the reading of the pipe ended.
-enum Ended {
+pub(crate) enum Ended {
+    /// The daemon is ready.
     Ready,
+    /// A step failed, and the daemon said which.
     Failed(Error),
     /// Closed, or garbled: the daemon said nothing more that counts.
     Silent,
     /// Reading the pipe failed with this error.
     Broken(Errno),
+    /// The deadline passed.
     Late,
+}
+
+/// The one frame loop, for the detach's launcher and for `upgrade`'s: reads
+/// the daemon's frames, `pending` first, until one ends the wait. Status
+/// lines go to `status`; a panic or a reason not to be ready becomes the
+/// `cause` named with its death. A pid frame past the first is the
+/// daemon's own code talking, and ignored.
+pub(crate) fn read_frames(
+    reader: &mut Reader,
+    mut pending: Option<Next>,
+    deadline: Option<Instant>,
+    cause: &mut Option<Cause>,
+    mut status: impl FnMut(String),
+) -> Ended {
+    loop {
+        // Past the deadline the reader still takes what is already in the
+        // pipe, so a report that just made it is read before the daemon is
+        // stopped.
+        match pending.take().unwrap_or_else(|| reader.next(deadline)) {
+            Next::Late => return Ended::Late,
+            // A pipe that says what no daemon of ours writes is as good as closed.
+            Next::Closed | Next::Garbled => return Ended::Silent,
+            Next::Failed(errno) => return Ended::Broken(errno),
+            Next::Frame(Report::Pid(_)) => {}
+            Next::Frame(Report::Status(line)) => status(line),
+            Next::Frame(Report::Panic(message)) => *cause = Some(Cause::Panicked(message)),
+            Next::Frame(Report::NotReady(reason)) => *cause = Some(Cause::NotReady(reason)),
+            Next::Frame(Report::Ready) => return Ended::Ready,
+            Next::Frame(Report::Failed(error)) => return Ended::Failed(error),
+        }
+    }
+}
+
+/// How a process ended, from its wait status: the one conversion into an
+/// [`Error`], for the daemon and for an upgrade's new process.
+pub(crate) enum Exit {
+    /// It exited with this status.
+    Code(i32),
+    /// A signal of this number killed it.
+    Signal(i32),
+    /// Neither (stopped, continued, traced): nothing to tell.
+    Unknown,
+}
+
+impl Exit {
+    /// The error of a process that ended before it was ready.
+    pub(crate) fn error(self, cause: Option<Cause>) -> Error {
+        match self {
+            Exit::Code(status) => Error::Exited { status, cause },
+            Exit::Signal(signal) => Error::Killed { signal, cause },
+            Exit::Unknown => Error::Vanished,
+        }
+    }
+}
+
+impl From<WaitStatus> for Exit {
+    fn from(status: WaitStatus) -> Exit {
+        match status {
+            WaitStatus::Exited(_, code) => Exit::Code(code),
+            WaitStatus::Signaled(_, signal, _) => Exit::Signal(signal as i32),
+            _ => Exit::Unknown,
+        }
+    }
+}
+
+impl From<std::process::ExitStatus> for Exit {
+    fn from(status: std::process::ExitStatus) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            (None, None) => Exit::Unknown,
+        }
+    }
 }
 
 /// Reaps a child of this process, waiting no later than `deadline`;
@@ -192,10 +263,10 @@ fn wait_child(child: Pid, deadline: Option<Instant>) -> bool {
         while let Err(Errno::EINTR) = waitpid(child, None) {}
         return true;
     }
-    match sys::exit_watch(child) {
+    match ExitWatch::new(child) {
         // Readable once the child has exited: the wait that follows is short.
         Ok(watch) => {
-            if report::wait(watch.as_fd(), PollFlags::POLLIN, deadline) != Ok(true) {
+            if !watch.wait_until(deadline) {
                 return false;
             }
             loop {
@@ -320,7 +391,7 @@ struct Watched {
     /// has exited: until then the pid is the daemon's. Between that check
     /// and a signal, the daemon could exit and its pid be reused, a window
     /// that a child (which stays a zombie until reaped) does not have.
-    watch: Option<OwnedFd>,
+    watch: Option<ExitWatch>,
 }
 
 impl Watched {
@@ -341,7 +412,7 @@ impl Watched {
     /// so the pid is still the daemon's when the watch is taken.
     fn watch(pid: i32, group: Pid) -> Option<Watched> {
         let pid = (pid > 0).then_some(Pid::from_raw(pid))?;
-        let watch = sys::exit_watch(pid).ok()?;
+        let watch = ExitWatch::new(pid).ok()?;
         Some(Watched {
             pid,
             group,
@@ -369,9 +440,7 @@ impl Watched {
                     result => return result.is_ok(),
                 }
             },
-            Some(watch) => {
-                report::wait(watch.as_fd(), PollFlags::POLLIN, Some(Instant::now())) == Ok(false)
-            }
+            Some(watch) => watch.is_running(),
         }
     }
 
@@ -395,9 +464,10 @@ impl Watched {
     /// reaped. A watched pid ends with no status to read.
     fn wait(&self, until: Option<Instant>) -> Ending {
         if let Some(watch) = &self.watch {
-            return match report::wait(watch.as_fd(), PollFlags::POLLIN, until) {
-                Ok(false) => Ending::Running,
-                Ok(true) | Err(_) => Ending::Gone,
+            // A wait that failed says nothing more than "gone".
+            return match watch.wait_until(until) {
+                false if watch.is_running() => Ending::Running,
+                _ => Ending::Gone,
             };
         }
         loop {
@@ -427,12 +497,7 @@ fn death(
     timeout: Duration,
 ) -> Error {
     match daemon.wait(deadline) {
-        Ending::Status(WaitStatus::Exited(_, status)) => Error::Exited { status, cause },
-        Ending::Status(WaitStatus::Signaled(_, signal, _)) => Error::Killed {
-            signal: signal as i32,
-            cause,
-        },
-        Ending::Status(_) => Error::Vanished,
+        Ending::Status(status) => Exit::from(status).error(cause),
         Ending::Gone => Error::ExitedWithoutStatus { cause },
         Ending::Running => stop(Some(daemon), timeout),
     }

@@ -24,12 +24,13 @@ mod error;
 mod fds;
 mod init;
 mod launcher;
-mod link;
 mod logs;
+mod notify;
 mod pidfile;
 mod privileges;
 mod report;
 mod signals;
+mod state;
 mod sys;
 mod upgrade;
 
@@ -42,8 +43,8 @@ pub use control::{
 pub use detach::Detached;
 pub use error::{Cause, Error};
 pub use init::INIT_ENV;
-pub use link::{not_ready, ready, status};
 pub use logs::reopen_logs;
+pub use notify::{not_ready, ready, status};
 pub use privileges::Account;
 pub use upgrade::upgrade;
 
@@ -51,8 +52,8 @@ pub use upgrade::upgrade;
 /// FreeBSD or macOS would. Not public API.
 #[doc(hidden)]
 pub mod __testing {
+    pub use crate::state::pause_hand_over;
     pub use crate::sys::{fallback, force_fallbacks};
-    pub use crate::upgrade::pause_hand_over;
 
     /// The detach's fd-closing step alone, for the launch bench.
     ///

@@ -3,18 +3,16 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::PoisonError;
 
 use nix::unistd::{dup2_stderr, dup2_stdout};
 
 use crate::fds::{self, Stream};
+use crate::state::PROCESS;
 use crate::Error;
 
-/// The log paths the daemon's stdout and stderr were opened from.
-static LOGS: Mutex<(Option<PathBuf>, Option<PathBuf>)> = Mutex::new((None, None));
-
 pub(crate) fn remember(stdout: Option<PathBuf>, stderr: Option<PathBuf>) {
-    *LOGS.lock().unwrap_or_else(PoisonError::into_inner) = (stdout, stderr);
+    *PROCESS.logs.lock().unwrap_or_else(PoisonError::into_inner) = (stdout, stderr);
 }
 
 /// Opens the `stdout` and `stderr` log files again, at their paths, and puts
@@ -33,7 +31,7 @@ pub(crate) fn remember(stdout: Option<PathBuf>, stderr: Option<PathBuf>) {
 /// create it (`create 0640 app app`), or keep logs where the daemon can
 /// write them.
 pub fn reopen_logs() -> Result<(), Error> {
-    let logs = LOGS.lock().unwrap_or_else(PoisonError::into_inner);
+    let logs = PROCESS.logs.lock().unwrap_or_else(PoisonError::into_inner);
     let (stdout, stderr) = &*logs;
     // What Rust still buffers belongs to the old file.
     let _ = std::io::stdout().flush();

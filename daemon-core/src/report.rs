@@ -18,9 +18,10 @@ use std::time::Instant;
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::libc;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::PollFlags;
 
 use crate::error::Wire;
+use crate::sys;
 use crate::Error;
 
 /// The largest payload a frame carries; longer text is cut to fit.
@@ -172,7 +173,7 @@ impl Reader {
                 }
                 self.late_reads += 1;
             }
-            match wait(self.pipe.as_fd(), PollFlags::POLLIN, deadline) {
+            match sys::poll_until(self.pipe.as_fd(), PollFlags::POLLIN, deadline) {
                 Ok(true) => {}
                 Ok(false) => return Next::Late,
                 Err(e) => return Next::Failed(e),
@@ -289,7 +290,7 @@ impl Sender {
     }
 
     fn wait_for_room(&self) -> bool {
-        wait(self.pipe.as_fd(), PollFlags::POLLOUT, self.deadline) == Ok(true)
+        sys::poll_until(self.pipe.as_fd(), PollFlags::POLLOUT, self.deadline) == Ok(true)
     }
 
     pub(crate) fn write_some(&mut self) {
@@ -300,7 +301,7 @@ impl Sender {
             let chunk = if self.nonblocking {
                 &self.pending[..]
             } else {
-                match wait(self.pipe.as_fd(), PollFlags::POLLOUT, Some(Instant::now())) {
+                match sys::poll_until(self.pipe.as_fd(), PollFlags::POLLOUT, Some(Instant::now())) {
                     Ok(true) => {}
                     Ok(false) => return,
                     Err(_) => {
@@ -325,35 +326,6 @@ impl Sender {
 fn set_nonblocking(pipe: &File) -> Result<(), Errno> {
     let flags = OFlag::from_bits_truncate(fcntl(pipe, FcntlArg::F_GETFL)?);
     fcntl(pipe, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(drop)
-}
-
-/// Waits until `fd` is ready for `events`, or `deadline` passes: whether it is.
-pub(crate) fn wait(
-    fd: std::os::fd::BorrowedFd<'_>,
-    events: PollFlags,
-    deadline: Option<Instant>,
-) -> Result<bool, Errno> {
-    loop {
-        let timeout = match deadline {
-            None => PollTimeout::NONE,
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                // Rounded up, so that a wait never ends just short of the deadline.
-                let millis = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-                PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
-            }
-        };
-        let mut fds = [PollFd::new(fd, events)];
-        match poll(&mut fds, timeout) {
-            Ok(0) => return Ok(false),
-            // POSIX allows EAGAIN of poll: "allocation of internal data
-            // structures failed, but a later request may succeed".
-            Err(Errno::EINTR | Errno::EAGAIN) => continue,
-            // Ready, hung up, or an error that the next call will meet.
-            Ok(_) => return Ok(true),
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// A failure's payload: the step's wire code (from the table in `error`),

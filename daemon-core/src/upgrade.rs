@@ -16,26 +16,23 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::libc;
-use nix::poll::PollFlags;
 
 use crate::activation::UPGRADE_ENV;
+use crate::launcher::{self, Ended, Exit, STOP_GRACE};
 use crate::pidfile::{PidWriter, Writers};
-use crate::report::{self, Next, Reader, Report};
-use crate::{sys, Cause, Error};
-
-/// How long a new process that missed its `ready_timeout` gets to exit on SIGTERM.
-const STOP_GRACE: Duration = Duration::from_secs(2);
+use crate::report::Reader;
+use crate::state::{Pause, PROCESS};
+use crate::{sys, Error};
 
 /// How long past the `ready_timeout` the new process waits for its ack: the
 /// old process begins a commit only before the deadline, and this is the
@@ -61,67 +58,8 @@ pub(crate) struct Origin {
     pub(crate) notify_socket: Option<OsString>,
 }
 
-static ORIGIN: OnceLock<Origin> = OnceLock::new();
-static UPGRADING: AtomicBool = AtomicBool::new(false);
-/// Set once a new process took over: this one must not remove the pidfile.
-static HANDED_OVER: AtomicBool = AtomicBool::new(false);
-/// The pid of this process once the old one acked its take-over: the pidfile
-/// is its own from then on. A pid, not a flag: a worker forked from it
-/// inherits the value, not the file.
-static TOOK_OVER: AtomicI32 = AtomicI32::new(0);
-
 pub(crate) fn remember(origin: Origin) {
-    let _ = ORIGIN.set(origin);
-}
-
-/// Whether a new process took the pidfile over from this one.
-pub(crate) fn handed_over() -> bool {
-    HANDED_OVER.load(Ordering::SeqCst)
-}
-
-/// Whether this process took the pidfile over from the one that started it.
-pub(crate) fn took_over() -> bool {
-    TOOK_OVER.load(Ordering::SeqCst) == std::process::id() as i32
-}
-
-pub(crate) fn note_took_over() {
-    TOOK_OVER.store(std::process::id() as i32, Ordering::SeqCst);
-}
-
-/// The points of the hand-over that the tests widen, to replay a crash or a
-/// delay there.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Pause {
-    /// In the new process, inside `ready()`, before its Ready is sent.
-    BeforeReady = 0,
-    /// In the old process, after it took the Ready, before its commit.
-    BeforeCommit = 1,
-    /// In the old process, between the commit's `pwrite` and `ftruncate`.
-    BetweenPidWrites = 2,
-}
-
-static PAUSES: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
-
-/// Makes the hand-over sleep `pause` at `stage` (`before-ready`,
-/// `before-commit` or `between-pid-writes`): for tests only. Unknown
-/// stages are ignored.
-#[doc(hidden)]
-pub fn pause_hand_over(stage: &str, pause: Duration) {
-    let stage = match stage {
-        "before-ready" => Pause::BeforeReady,
-        "before-commit" => Pause::BeforeCommit,
-        "between-pid-writes" => Pause::BetweenPidWrites,
-        _ => return,
-    };
-    let millis = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
-    PAUSES[stage as usize].store(millis, Ordering::SeqCst);
-}
-
-pub(crate) fn pause(stage: Pause) {
-    let millis = PAUSES[stage as usize].load(Ordering::SeqCst);
-    if millis > 0 {
-        thread::sleep(Duration::from_millis(millis));
-    }
+    let _ = PROCESS.origin.set(origin);
 }
 
 /// Starts the daemon's binary again, from the path it was started from,
@@ -147,16 +85,16 @@ pub(crate) fn pause(stage: Pause) {
 /// never from a signal handler. Under systemd (`Type=notify`), it sends
 /// `MAINPID=` with the new pid, which needs `NotifyAccess=all` in the unit.
 pub fn upgrade(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
-    if handed_over() || UPGRADING.swap(true, Ordering::SeqCst) {
+    if PROCESS.handed_over() || PROCESS.upgrading.swap(true, Ordering::SeqCst) {
         return Err(Error::UpgradeRunning);
     }
     let outcome = run(listeners);
-    UPGRADING.store(false, Ordering::SeqCst);
+    PROCESS.upgrading.store(false, Ordering::SeqCst);
     outcome
 }
 
 fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
-    let origin = ORIGIN.get().ok_or(Error::Unsupported {
+    let origin = PROCESS.origin.get().ok_or(Error::Unsupported {
         what: "an upgrade of a process that daemonic did not start",
     })?;
     // In a container, the orchestrator rolls out new versions: a second
@@ -194,8 +132,8 @@ fn run(listeners: &[(&str, BorrowedFd<'_>)]) -> Result<u32, Error> {
         });
     match outcome {
         Ok(()) => {
-            HANDED_OVER.store(true, Ordering::SeqCst);
-            crate::link::notify_systemd(&format!("MAINPID={pid}"));
+            PROCESS.handed_over.store(true, Ordering::SeqCst);
+            crate::notify::notify_systemd(&format!("MAINPID={pid}"));
             Ok(pid)
         }
         Err(error) => {
@@ -239,10 +177,10 @@ fn commit(
         let stopped = stop(child);
         return Err(Error::ReadyTimeout { timeout, stopped });
     }
-    pause(Pause::BeforeCommit);
+    PROCESS.pause(Pause::BeforeCommit);
     // A new process that died after its Ready is not the daemon.
     if let Ok(Some(status)) = child.try_wait() {
-        return Err(ended(status, None));
+        return Err(Exit::from(status).error(None));
     }
     if let Some(writer) = writer {
         writer.commit(child.id())?;
@@ -393,34 +331,29 @@ fn await_ready(
 ) -> Result<(), Error> {
     let mut reader = Reader::new(File::from(pipe));
     let mut cause = None;
-    let late = loop {
-        match reader.next(deadline) {
-            Next::Frame(Report::Ready) => return Ok(()),
-            Next::Frame(Report::Panic(message)) => cause = Some(Cause::Panicked(message)),
-            Next::Frame(Report::NotReady(reason)) => cause = Some(Cause::NotReady(reason)),
-            Next::Frame(Report::Failed(error)) => {
-                stop(child);
-                return Err(error);
-            }
-            // Its status lines have no terminal to go to.
-            Next::Frame(_) => {}
-            Next::Late => break true,
-            Next::Closed | Next::Garbled => break false,
-            // Not a word about the new process, which may be ready: it is
-            // stopped, and this process serves on.
-            Next::Failed(source) => {
-                let stopped = stop(child);
-                return Err(Error::Report {
-                    errno: source as i32,
-                    stopped,
-                });
-            }
+    // Its status lines have no terminal to go to.
+    let late = match launcher::read_frames(&mut reader, None, deadline, &mut cause, drop) {
+        Ended::Ready => return Ok(()),
+        Ended::Failed(error) => {
+            stop(child);
+            return Err(error);
+        }
+        Ended::Late => true,
+        Ended::Silent => false,
+        // Not a word about the new process, which may be ready: it is
+        // stopped, and this process serves on.
+        Ended::Broken(errno) => {
+            let stopped = stop(child);
+            return Err(Error::Report {
+                errno: errno as i32,
+                stopped,
+            });
         }
     };
     drop(reader);
     if !late {
         if let Some(status) = wait(child, deadline) {
-            return Err(ended(status, cause));
+            return Err(Exit::from(status).error(cause));
         }
     }
     let stopped = stop(child);
@@ -445,8 +378,8 @@ fn stop(child: &mut Child) -> bool {
 
 /// The child's exit status, once it has exited, by `deadline` at the latest.
 fn wait(child: &mut Child, deadline: Option<Instant>) -> Option<std::process::ExitStatus> {
-    if let Ok(watch) = sys::exit_watch(nix::unistd::Pid::from_raw(child.id() as i32)) {
-        let _ = report::wait(watch.as_fd(), PollFlags::POLLIN, deadline);
+    if let Ok(watch) = sys::ExitWatch::new(nix::unistd::Pid::from_raw(child.id() as i32)) {
+        watch.wait_until(deadline);
     }
     loop {
         match child.try_wait() {
@@ -458,18 +391,6 @@ fn wait(child: &mut Child, deadline: Option<Instant>) -> Option<std::process::Ex
             return None;
         }
         thread::sleep(Duration::from_millis(2));
-    }
-}
-
-fn ended(status: std::process::ExitStatus, cause: Option<Cause>) -> Error {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(status), _) => Error::Exited { status, cause },
-        (None, Some(signal)) => match nix::sys::signal::Signal::try_from(signal) {
-            Ok(_) => Error::Killed { signal, cause },
-            Err(_) => Error::ExitedWithoutStatus { cause },
-        },
-        (None, None) => Error::ExitedWithoutStatus { cause },
     }
 }
 

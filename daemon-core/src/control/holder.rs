@@ -3,20 +3,20 @@
 //! and only that process is signalled or stopped.
 
 use std::fs::File;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::libc;
-use nix::poll::PollFlags;
 use nix::sys::stat::fstat;
 use nix::unistd::Pid;
 
 use super::{Status, Stopped};
 use crate::pidfile::{self, Location, Writers};
-use crate::{report, sys, Error};
+use crate::sys::{self, ExitWatch};
+use crate::Error;
 
 /// How long `stop` waits for the process to end after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(5);
@@ -24,8 +24,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 /// The process that holds the pidfile, pinned: the pid cannot be reused
 /// under the watch.
 pub(crate) struct Holder {
-    pid: Pid,
-    watch: OwnedFd,
+    watch: ExitWatch,
     file: File,
 }
 
@@ -99,7 +98,7 @@ pub(crate) fn find_with(
             });
         };
         let pid = Pid::from_raw(pid);
-        let watch = match sys::exit_watch(pid) {
+        let watch = match ExitWatch::new(pid) {
             Ok(watch) => watch,
             // Gone already: the file is being taken over, or lies. Again.
             Err(_) => {
@@ -117,7 +116,7 @@ pub(crate) fn find_with(
             continue;
         }
         check_holder(path, &file, pid)?;
-        return Ok(Found::Running(Holder { pid, watch, file }));
+        return Ok(Found::Running(Holder { watch, file }));
     }
     Err(match gone {
         // Locked by someone, naming a process that does not run: a worker
@@ -168,13 +167,13 @@ fn check_holder(path: &Path, file: &File, pid: Pid) -> Result<(), Error> {
 
 impl Holder {
     pub(crate) fn pid(&self) -> u32 {
-        self.pid.as_raw() as u32
+        self.watch.pid().as_raw() as u32
     }
 
     /// Sends `signal` to the pinned process.
     pub(crate) fn signal(&self, signal: libc::c_int) -> Result<(), Error> {
-        sys::send_signal(&self.watch, self.pid, signal).map_err(|source| Error::Signal {
-            pid: self.pid.as_raw() as u32,
+        self.watch.signal(signal).map_err(|source| Error::Signal {
+            pid: self.pid(),
             errno: source as i32,
         })
     }
@@ -192,9 +191,9 @@ impl Holder {
         if signal == 0 || harmless.contains(&signal) {
             return Ok(());
         }
-        match sys::handled_signals(self.pid) {
+        match sys::handled_signals(self.watch.pid()) {
             Ok(handled) if !handled.contains(signal) => Err(Error::SignalNotHandled {
-                pid: self.pid.as_raw() as u32,
+                pid: self.pid(),
                 signal,
                 option,
             }),
@@ -204,13 +203,13 @@ impl Holder {
 
     /// Whether the pinned process has exited, now.
     pub(crate) fn has_exited(&self) -> bool {
-        report::wait(self.watch.as_fd(), PollFlags::POLLIN, Some(Instant::now())) == Ok(true)
+        self.watch.has_exited()
     }
 
     /// Waits until the process has exited, or `deadline` passes.
     fn wait_exit(&self, deadline: Instant) -> bool {
         // The watch polls readable once the process exits: no sleep loop.
-        report::wait(self.watch.as_fd(), PollFlags::POLLIN, Some(deadline)) == Ok(true)
+        self.watch.wait_until(Some(deadline))
     }
 
     /// Waits until the lock is free, or `deadline` passes.
@@ -271,7 +270,7 @@ impl Holder {
                     return Ok(stopped);
                 }
                 if let Ok(Found::Running(next)) = find(location, writers) {
-                    if next.pid != holder.pid && successors < HAND_OVERS {
+                    if next.pid() != holder.pid() && successors < HAND_OVERS {
                         successors += 1;
                         holder = next;
                         continue 'holders;
@@ -279,7 +278,7 @@ impl Holder {
                 }
                 if Instant::now() >= deadline {
                     return Err(Error::LockKept {
-                        pid: holder.pid.as_raw() as u32,
+                        pid: holder.pid(),
                         path: location.path().to_owned(),
                     });
                 }

@@ -19,6 +19,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::{fchmod, fstat, Mode, SFlag};
 use nix::unistd::{ftruncate, getpid, Pid};
 
+use crate::state::{Pause, PROCESS};
 use crate::Error;
 
 mod path;
@@ -169,13 +170,13 @@ impl Pidfile {
     /// worker forked from the daemon, returning from `main`, leaves it be.
     pub(crate) fn release(self) {
         // After an upgrade, the file is the new process's.
-        if crate::upgrade::handed_over() {
+        if PROCESS.handed_over() {
             return;
         }
         let me = getpid();
         // And only while it names this process: a new process that an
         // upgrade of this one started leaves it alone until it is the daemon.
-        let owns = self.written_by == Some(me) || crate::upgrade::took_over();
+        let owns = self.written_by == Some(me) || PROCESS.took_over();
         if owns && first_line_pid(&self.file) == Some(me.as_raw()) {
             self.remove();
         }
@@ -280,7 +281,7 @@ impl PidWriter {
 
     /// [`PidWriter::write`] of the new process's pid, the hand-over's commit.
     pub(crate) fn commit(&self, pid: u32) -> Result<(), Error> {
-        let between = || crate::upgrade::pause(crate::upgrade::Pause::BetweenPidWrites);
+        let between = || PROCESS.pause(Pause::BetweenPidWrites);
         write_pid_into(&self.writer, pid as i32, between).map_err(|source| Error::Pidfile {
             path: self.path.clone(),
             errno: source as i32,

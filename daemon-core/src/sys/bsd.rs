@@ -3,7 +3,6 @@
 //! readable once the event is pending, so it is waited on as a pidfd is),
 //! and the answers for what only Linux has.
 
-use std::io;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::SocketAddr;
 
@@ -14,7 +13,7 @@ use nix::sys::event::{EvFlags, EventFilter, FilterFlag, KEvent, Kqueue};
 use nix::unistd::Pid;
 
 /// Fails with ESRCH when `pid` is gone already (a zombie still counts).
-pub(crate) fn exit_watch(pid: Pid) -> io::Result<OwnedFd> {
+pub(crate) fn exit_watch(pid: Pid) -> Result<OwnedFd, Errno> {
     let kqueue = Kqueue::new()?;
     let watch = KEvent::new(
         pid.as_raw() as usize,
@@ -55,14 +54,10 @@ pub(crate) fn holds_file(_pid: Pid, _dev: u64, _ino: u64) -> Result<bool, Errno>
     Err(Errno::ENOSYS)
 }
 
-pub(crate) fn abstract_address(_name: &[u8]) -> io::Result<SocketAddr> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!(
-            "abstract socket addresses exist on Linux only, not on {}",
-            std::env::consts::OS
-        ),
-    ))
+pub(crate) fn abstract_address(_name: &[u8]) -> Result<SocketAddr, Errno> {
+    // Abstract socket addresses exist on Linux only; `SYSTEMD` is false
+    // here, so no caller reaches this.
+    Err(Errno::EAFNOSUPPORT)
 }
 
 /// Which signals another process handles is not read here: there is no

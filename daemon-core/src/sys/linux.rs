@@ -107,18 +107,18 @@ pub(crate) fn restore_subreaper(previous: bool) {
 }
 
 /// A pidfd (Linux 5.3): it polls readable once `pid` has exited.
-pub(crate) fn exit_watch(pid: Pid) -> io::Result<OwnedFd> {
+pub(crate) fn exit_watch(pid: Pid) -> Result<OwnedFd, Errno> {
     // SAFETY: pidfd_open takes a pid and flags, and returns a new fd or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     if fd < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(Errno::last());
     }
     // SAFETY: the fd was just created, and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-pub(crate) fn abstract_address(name: &[u8]) -> io::Result<SocketAddr> {
-    SocketAddr::from_abstract_name(name)
+pub(crate) fn abstract_address(name: &[u8]) -> Result<SocketAddr, Errno> {
+    SocketAddr::from_abstract_name(name).map_err(io_errno)
 }
 
 /// Sends `signal` through the pidfd: to the process it was opened for, and

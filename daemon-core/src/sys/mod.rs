@@ -32,33 +32,47 @@
 //! take them, so that the tests run the code the other systems run.
 
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::libc;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::unistd::Pid;
+
+use crate::state::PROCESS;
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub(crate) use linux::*;
+use linux as imp;
 
 #[cfg(target_os = "freebsd")]
 mod freebsd;
 #[cfg(target_os = "freebsd")]
-pub(crate) use freebsd::*;
+use freebsd as imp;
 
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
-pub(crate) use macos::*;
+use macos as imp;
 
 #[cfg(any(target_os = "freebsd", target_os = "macos"))]
 mod bsd;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod nix_only;
+
+// What the rest of the crate may call directly. The raw `snapshot`,
+// `pipe`, `close_fds_from`, `acquire_subreaper`, `exit_watch` and
+// `send_signal` are reached only through the wrappers below, which the
+// test hook (`force_fallbacks`) and `ExitWatch` stand in front of.
+pub(crate) use imp::{
+    abstract_address, children, group_list, handled_signals, holds_file, is_set_id, max_signal,
+    open_fds, peek_child, process_uids, restore_subreaper, set_groups, set_parent_death_signal,
+    set_undumpable, DIRECTORY, SYSTEMD,
+};
 
 /// The portable paths that [`force_fallbacks`] can select on Linux.
 pub mod fallback {
@@ -73,19 +87,17 @@ pub mod fallback {
     pub const WATCH: u8 = 8;
 }
 
-static FORCED: AtomicU8 = AtomicU8::new(0);
-
 /// Makes this process take the portable fallbacks in `mask` (bits of
 /// [`fallback`]) where the OS has better: for tests only, so that Linux
 /// runs the code that only FreeBSD or macOS would. Call it before the detach.
 #[doc(hidden)]
 pub fn force_fallbacks(mask: u8) {
-    FORCED.store(mask, Ordering::Relaxed);
+    PROCESS.forced_fallbacks.store(mask, Ordering::Relaxed);
 }
 
 #[inline]
 pub(crate) fn forced(which: u8) -> bool {
-    FORCED.load(Ordering::Relaxed) & which != 0
+    PROCESS.forced_fallbacks.load(Ordering::Relaxed) & which != 0
 }
 
 /// The signals 1 to 128, as a bit set: bit `n - 1` for signal `n`.
@@ -115,7 +127,7 @@ pub(crate) struct Snapshot {
 
 /// The snapshot, by the OS's own means or, when forced, by the portable ones.
 pub(crate) fn take_snapshot() -> Result<Snapshot, Errno> {
-    let snapshot = snapshot()?;
+    let snapshot = imp::snapshot()?;
     if forced(fallback::SIGNALS) {
         return Ok(Snapshot {
             altered_signals: signals_by_sigaction(),
@@ -148,13 +160,13 @@ pub(crate) fn signals_by_sigaction() -> Signals {
 ///
 /// # Safety
 ///
-/// As [`crate::close_fds_except`].
+/// As `crate::fds::close_fds_except`.
 #[inline]
 pub(crate) unsafe fn close_fds_except(keep: &[RawFd]) -> Result<(), Errno> {
     if forced(fallback::CLOSE_LISTED) {
         return close_listed(open_fds()?, keep);
     }
-    close_fds_from(keep)
+    imp::close_fds_from(keep)
 }
 
 /// Closes each listed fd above stderr that `keep` does not hold.
@@ -174,7 +186,7 @@ pub(crate) fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
     if forced(fallback::PIPE) {
         return pipe_then_cloexec();
     }
-    pipe()
+    imp::pipe()
 }
 
 /// `pipe`, then `FD_CLOEXEC` on each end: not atomic, but the detach runs
@@ -193,7 +205,7 @@ pub(crate) fn subreaper() -> Option<bool> {
     if forced(fallback::WATCH) {
         return None;
     }
-    acquire_subreaper()
+    imp::acquire_subreaper()
 }
 
 /// Writes `bytes` to `fd` only if it takes them now; for a notice that must
@@ -202,6 +214,87 @@ pub(crate) fn write_without_blocking(fd: BorrowedFd<'_>, bytes: &[u8]) {
     let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
     if poll(&mut fds, PollTimeout::ZERO).is_ok_and(|ready| ready > 0) {
         let _ = nix::unistd::write(fd, bytes);
+    }
+}
+
+/// Waits until `fd` is ready for `events`, or `deadline` passes: whether it
+/// is. EINTR and EAGAIN are tried again; `None` waits without end.
+pub(crate) fn poll_until(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+    deadline: Option<Instant>,
+) -> Result<bool, Errno> {
+    loop {
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // Rounded up, so that a wait never ends just short of the deadline.
+                let millis = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                PollTimeout::try_from(millis).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = [PollFd::new(fd, events)];
+        match poll(&mut fds, timeout) {
+            Ok(0) => return Ok(false),
+            // POSIX allows EAGAIN of poll: "allocation of internal data
+            // structures failed, but a later request may succeed".
+            Err(Errno::EINTR | Errno::EAGAIN) => continue,
+            // Ready, hung up, or an error that the next call will meet.
+            Ok(_) => return Ok(true),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A process pinned: a pidfd on Linux, a kqueue `NOTE_EXIT` watch on
+/// FreeBSD and macOS, with its pid. It polls readable once the process has
+/// exited; until then the pid is that process's. Signals go through it.
+#[derive(Debug)]
+pub(crate) struct ExitWatch {
+    fd: OwnedFd,
+    pid: Pid,
+}
+
+impl ExitWatch {
+    /// Pins `pid`; ESRCH when it is gone already (a zombie still counts).
+    pub(crate) fn new(pid: Pid) -> Result<ExitWatch, Errno> {
+        imp::exit_watch(pid).map(|fd| ExitWatch { fd, pid })
+    }
+
+    /// The pid watched.
+    pub(crate) fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Sends `signal` to the process watched, and to no other: through the
+    /// pidfd, or, with a kqueue, only while the watch says it has not exited.
+    pub(crate) fn signal(&self, signal: libc::c_int) -> Result<(), Errno> {
+        imp::send_signal(&self.fd, self.pid, signal)
+    }
+
+    /// Whether the process has exited, by `deadline` at the latest: `false`
+    /// when the deadline passed first, or the wait failed.
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        poll_until(self.fd.as_fd(), PollFlags::POLLIN, deadline) == Ok(true)
+    }
+
+    /// Whether the process has exited, now.
+    pub(crate) fn has_exited(&self) -> bool {
+        self.wait_until(Some(Instant::now()))
+    }
+
+    /// Whether the process still runs, now: `false` as well when the watch
+    /// cannot say, so that nothing is signalled on a guess.
+    pub(crate) fn is_running(&self) -> bool {
+        poll_until(self.fd.as_fd(), PollFlags::POLLIN, Some(Instant::now())) == Ok(false)
+    }
+}
+
+impl AsFd for ExitWatch {
+    /// The watch's fd, to poll with others.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
@@ -229,7 +322,7 @@ mod tests {
         #[cfg(target_os = "linux")]
         {
             let glibc = !(0b11u128 << 31);
-            let from_proc = snapshot().unwrap().altered_signals;
+            let from_proc = imp::snapshot().unwrap().altered_signals;
             assert_eq!(altered.0 & glibc, from_proc.0 & glibc);
         }
         assert!(altered.contains(libc::SIGUSR2));

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{MutexGuard, PoisonError};
 use std::time::Instant;
 
 use std::io::Read;
@@ -16,12 +16,9 @@ use std::os::fd::AsFd;
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::report::{self, Report, Sender};
+use crate::report::{Report, Sender};
+use crate::state::{Pause, PROCESS};
 use crate::sys;
-
-/// After an upgrade, until [`ready`]: what the new process needs to hear
-/// that the old one has handed over.
-static TAKE_OVER: Mutex<Option<PendingAck>> = Mutex::new(None);
 
 /// The new process's side of the hand-over's commit (see `upgrade`).
 pub(crate) struct PendingAck {
@@ -32,7 +29,7 @@ pub(crate) struct PendingAck {
     /// The old process's pid.
     pub(crate) parent: i32,
     /// A watch on it (a pidfd or a kqueue), taken while it was the parent.
-    pub(crate) parent_watch: Option<std::os::fd::OwnedFd>,
+    pub(crate) parent_watch: Option<sys::ExitWatch>,
     /// The old process's deadline and the commit's grace: an old process
     /// that has neither acked nor refused by then is stuck (in its spawn,
     /// waiting for this one, say), and would never commit.
@@ -92,7 +89,7 @@ impl PendingAck {
         let alive = match &self.parent_watch {
             Some(watch) => {
                 let moment = Instant::now() + std::time::Duration::from_millis(100);
-                report::wait(watch.as_fd(), PollFlags::POLLIN, Some(moment)) == Ok(false)
+                !watch.wait_until(Some(moment))
             }
             None => parent_alive(self.parent),
         };
@@ -129,17 +126,11 @@ fn parent_alive(parent: i32) -> bool {
 }
 
 pub(crate) fn take_over_at_ready(pending: PendingAck) {
-    *TAKE_OVER.lock().unwrap_or_else(PoisonError::into_inner) = Some(pending);
+    *PROCESS
+        .take_over
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(pending);
 }
-
-/// The pipe to the launcher, until the first [`ready`].
-static LAUNCHER: Mutex<Option<Sender>> = Mutex::new(None);
-/// systemd's notify socket, when systemd started this process as a
-/// `Type=notify` service.
-///
-/// Connected once, at the start, and not per message as the `sd-notify`
-/// crate does: after a `chroot` its path is gone, and `READY=1` with it.
-static SYSTEMD: OnceLock<UnixDatagram> = OnceLock::new();
 
 /// Tells whoever started the daemon that it is ready: the launcher prints
 /// nothing more and exits 0; under systemd, `READY=1` is sent.
@@ -164,14 +155,17 @@ pub fn ready() -> bool {
     // it is not the daemon, and the old one serves on.
     // Held until the take-over is settled: a second thread's ready() waits
     // for it, rather than say `true` of a process that may yet leave.
-    let mut take_over = TAKE_OVER.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut take_over = PROCESS
+        .take_over
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     let pending = take_over.take();
     if pending.is_some() {
         if let Err(e) = sys::set_parent_death_signal(0) {
             not_ready(format!("parent-death signal: {}", e.desc()));
             std::process::exit(1)
         }
-        crate::upgrade::pause(crate::upgrade::Pause::BeforeReady);
+        PROCESS.pause(Pause::BeforeReady);
     }
     // systemd first: after an upgrade, the old process sends MAINPID= once
     // it reads Ready, and systemd then has READY=1 from the new one already.
@@ -185,7 +179,7 @@ pub fn ready() -> bool {
     };
     if let Some(pending) = pending {
         match pending.wait() {
-            Taken::Acked => crate::upgrade::note_took_over(),
+            Taken::Acked => PROCESS.note_took_over(),
             // The old process, alive, did not take this one: it never will
             // (it is late for it, or failed), and would stop it. It leaves
             // now, and the lock with it: a process that runs on here
@@ -219,7 +213,7 @@ pub fn status(line: impl AsRef<str>) {
     if let Some(sender) = launcher().as_mut() {
         sender.send_now(&Report::Status(line.to_owned()));
     }
-    if SYSTEMD.get().is_some() {
+    if PROCESS.systemd.get().is_some() {
         // One line: a newline would start another assignment, `READY=1` say.
         notify_systemd(&format!("STATUS={}", line.replace('\n', " ")));
     }
@@ -263,7 +257,7 @@ fn send_and_wait(report: &Report) -> bool {
         }
     };
     loop {
-        if report::wait(pipe.as_fd(), PollFlags::POLLOUT, deadline) != Ok(true) {
+        if sys::poll_until(pipe.as_fd(), PollFlags::POLLOUT, deadline) != Ok(true) {
             return false;
         }
         let mut launcher = launcher();
@@ -281,7 +275,7 @@ fn send_and_wait(report: &Report) -> bool {
 /// Sends one assignment of the sd_notify protocol, when systemd listens;
 /// whether it was sent, or nobody listens.
 pub(crate) fn notify_systemd(assignment: &str) -> bool {
-    match SYSTEMD.get() {
+    match PROCESS.systemd.get() {
         // A full socket buffer or a systemd gone: the daemon runs on regardless.
         Some(socket) => socket.send(format!("{assignment}\n").as_bytes()).is_ok(),
         None => true,
@@ -309,19 +303,21 @@ pub(crate) fn attach_launcher(pipe: File, deadline: Option<Instant>) {
 pub(crate) fn attach_systemd(address: &OsStr) -> io::Result<()> {
     let socket = UnixDatagram::unbound()?;
     match address.as_bytes().strip_prefix(b"@") {
-        Some(name) => socket.connect_addr(&sys::abstract_address(name)?)?,
+        Some(name) => {
+            socket.connect_addr(&sys::abstract_address(name).map_err(io::Error::from)?)?
+        }
         None => socket.connect(address)?,
     }
-    let _ = SYSTEMD.set(socket);
+    let _ = PROCESS.systemd.set(socket);
     Ok(())
 }
 
 thread_local! {
-    /// Whether this thread holds [`LAUNCHER`]'s lock.
+    /// Whether this thread holds `PROCESS.launcher`'s lock.
     static HOLDING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The lock on [`LAUNCHER`], marked as held by this thread while it lives.
+/// The lock on `PROCESS.launcher`, marked as held by this thread while it lives.
 struct Held(MutexGuard<'static, Option<Sender>>);
 
 impl Drop for Held {
@@ -344,7 +340,10 @@ impl std::ops::DerefMut for Held {
 }
 
 fn launcher() -> Held {
-    let guard = LAUNCHER.lock().unwrap_or_else(PoisonError::into_inner);
+    let guard = PROCESS
+        .launcher
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     HOLDING.set(true);
     Held(guard)
 }
