@@ -21,7 +21,7 @@ use crate::privileges::Credentials;
 use crate::report::Report;
 use crate::sys::{self, Snapshot};
 use crate::upgrade::{self, HandOver};
-use crate::{activation, fds, init, launcher, logs, notify, signals, Error};
+use crate::{activation, fds, init, launcher, logs, notify, signals, timings, Error};
 
 /// Set by systemd for a `Type=notify` service: the address of its socket.
 const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
@@ -83,6 +83,7 @@ impl Daemon {
     /// daemon: its fd is closed, or by then a different file. Calling `start`
     /// as the first thing `main` does, as the attribute does, meets this.
     pub unsafe fn start(self) -> Result<Detached, Error> {
+        timings::mark("start");
         // PID 1 of a namespace, a container's entrypoint: its own init is
         // forked off first, before anything is resolved, opened or locked,
         // and the program runs in the foreground under it (see `init`).
@@ -92,6 +93,7 @@ impl Daemon {
             unsafe { init::split() }?;
         }
         let mut plan = self.resolve()?;
+        timings::mark("resolve");
         let single_threaded = || sys::take_snapshot().is_ok_and(|snapshot| snapshot.threads == 1);
         // Sockets handed down (socket activation, an upgrade) stay open.
         plan.keep_fds
@@ -112,13 +114,16 @@ impl Daemon {
             credentials.check_permitted()?;
         }
         let snapshot = sys::take_snapshot().map_err(|e| Error::CountThreads(e as i32))?;
+        timings::mark("thread check");
         if snapshot.threads > 1 {
             return Err(Error::Threaded {
                 threads: snapshot.threads,
             });
         }
         fds::fill_stdio().map_err(|e| Error::DevNull(e as i32))?;
+        timings::mark("stdio filled");
         let mut pidfile = plan.lock_pidfile()?;
+        timings::mark("pidfile locked");
         let discard = |pidfile: Option<Pidfile>| pidfile.map(Pidfile::remove);
         // The daemon is handed to the launcher when the intermediate process
         // exits, so that the launcher can see how it dies or stop it. Where
@@ -171,6 +176,7 @@ impl Daemon {
                 Err(Error::Fork(e as i32))
             }
             Ok(ForkResult::Parent { child }) => {
+                timings::mark("fork");
                 drop(report_write);
                 let handover = match release {
                     None => Handover::Reaper,
@@ -189,6 +195,8 @@ impl Daemon {
                     // handlers and C stdio buffers belong to the daemon,
                     // which runs on, not to this process.
                     Ok(()) => {
+                        timings::mark("ready read");
+                        timings::write_out();
                         let _ = std::io::Write::flush(&mut std::io::stdout());
                         // SAFETY: ends this process, which has nothing left to do.
                         unsafe { libc::_exit(0) }
@@ -205,6 +213,7 @@ impl Daemon {
                 }
             }
             Ok(ForkResult::Child) => {
+                timings::forked("intermediate");
                 drop(report_read);
                 let report = File::from(report_write);
                 let released = release.map(|(released, _)| released);
@@ -213,7 +222,11 @@ impl Daemon {
                         match plan.readiness {
                             // A launcher killed meanwhile makes this fail
                             // with EPIPE; the daemon runs on regardless.
-                            Readiness::Start => drop(Report::Ready.write_to(&report)),
+                            Readiness::Start => {
+                                drop(Report::Ready.write_to(&report));
+                                timings::mark("ready frame");
+                                timings::write_out();
+                            }
                             Readiness::Notify => notify::attach_launcher(report, deadline),
                         }
                         plan.remember(pidfile.as_ref(), None, true);
@@ -450,6 +463,7 @@ impl Plan {
         released: Option<OwnedFd>,
     ) -> Result<(), Error> {
         setsid().map_err(|e| Error::Setsid(e as i32))?;
+        timings::mark("setsid");
         // Open until the intermediate process has exited: the daemon waits
         // for its end before it writes a frame of its own, so that the
         // intermediate's pid frame is always the first in the pipe.
@@ -461,7 +475,10 @@ impl Plan {
             // the launcher to wait for or to stop. SAFETY: see the failure
             // path of `start`.
             ForkResult::Parent { child } => unsafe {
+                timings::mark("fork");
                 let _ = Report::Pid(child.as_raw()).write_to(report);
+                timings::mark("pid frame");
+                timings::write_out();
                 // Alive, a dead daemon stays its zombie, so the pid cannot
                 // name anyone else before the launcher watches it.
                 if let Some(released) = released {
@@ -469,12 +486,13 @@ impl Plan {
                 }
                 libc::_exit(0)
             },
-            ForkResult::Child => {}
+            ForkResult::Child => timings::forked("daemon"),
         }
         drop(released);
         drop(gate_write);
         let steps = self.daemon_steps(report, pidfile, snapshot, &gate);
         wait_for_eof(gate);
+        timings::mark("intermediate gone");
         steps
     }
 
@@ -494,6 +512,7 @@ impl Plan {
             self.stderr.as_deref(),
             self.credentials.as_ref(),
         )?;
+        timings::mark("umask, stdio");
         logs::remember(self.stdout.clone(), self.stderr.clone());
         // The directory is the launcher's, to remove the file if this fails;
         // the daemon must not keep a way out of its chroot.
@@ -509,15 +528,19 @@ impl Plan {
         // SAFETY: this is the fresh daemon; the Rust objects that own fds,
         // `report` and `pidfile`, are kept.
         unsafe { fds::close_fds_except(&keep) }.map_err(|e| Error::CloseFds(e as i32))?;
+        timings::mark("fds closed");
         self.enter_chroot()?;
         self.enter_workdir()?;
+        timings::mark("chroot, workdir");
         signals::reset(snapshot.altered_signals)?;
+        timings::mark("signals reset");
         // Written while still privileged: the pidfile is root's when root
         // started us. Then the writer is closed, before the drop: the daemon
         // keeps only the read-only, locked fd.
         if let Some(pidfile) = pidfile.as_mut() {
             pidfile.write_pid(getpid())?;
             pidfile.close_writer();
+            timings::mark("pid written");
         }
         self.assume_credentials()
     }

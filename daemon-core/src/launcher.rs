@@ -17,7 +17,7 @@ use nix::unistd::{getpgid, Pid};
 
 use crate::report::{Next, Reader, Report};
 use crate::sys::{self, ExitWatch};
-use crate::{Cause, Error};
+use crate::{timings, Cause, Error};
 
 /// How long a daemon that missed its `ready_timeout`, or an upgrade's new
 /// process, gets to exit on SIGTERM, and then on SIGKILL.
@@ -66,6 +66,7 @@ pub(crate) fn await_ready(
     let mut release = match handover {
         Handover::Reaper => {
             wait_child(intermediate, grace);
+            timings::mark("intermediate reaped");
             None
         }
         Handover::Watch { release } => Some(release),
@@ -94,6 +95,7 @@ pub(crate) fn await_ready(
             (None, Some(other))
         }
     };
+    timings::mark("pid frame read");
     let ended = read_frames(&mut reader, pending, deadline, &mut cause, |line| {
         relay.line(line)
     });

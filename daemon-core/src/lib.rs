@@ -32,6 +32,7 @@ mod report;
 mod signals;
 mod state;
 mod sys;
+mod timings;
 mod upgrade;
 
 pub use activation::listeners;
