@@ -30,6 +30,12 @@ pub(crate) fn remember(stdout: Option<PathBuf>, stderr: Option<PathBuf>) {
 /// user, and looked up inside the new root after a `chroot`: let logrotate
 /// create it (`create 0640 app app`), or keep logs where the daemon can
 /// write them.
+///
+/// # Errors
+///
+/// [`Error::Stdout`] or [`Error::Stderr`] when a log file cannot be opened
+/// or put on its fd, and [`Error::LogSymlink`] when a symbolic link is at
+/// its path; the stream then writes to the file it had.
 pub fn reopen_logs() -> Result<(), Error> {
     let logs = PROCESS.logs.lock().unwrap_or_else(PoisonError::into_inner);
     let (stdout, stderr) = &*logs;

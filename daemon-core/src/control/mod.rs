@@ -141,6 +141,10 @@ impl FromStr for Control {
 /// `control = std::env::args().nth(1)` reads naturally.
 pub trait IntoControl {
     /// The command, or [`Error::UnknownCommand`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownCommand`] for a word that is not a command.
     fn into_control(self) -> Result<Control, Error>;
 }
 
@@ -249,9 +253,12 @@ impl Daemon {
     /// # Errors
     ///
     /// [`Error::PidfileUnsafe`] when the path to the pidfile, or the file,
-    /// breaks the rules a start holds it to (see the README's Security
-    /// model); [`Error::NotHolder`] when the process it names is not
-    /// believed.
+    /// breaks the rules a start holds it to (see the security model in
+    /// `daemonic`'s documentation); [`Error::NotHolder`] when the process it
+    /// names is not believed; [`Error::Pidfile`] when it cannot be read;
+    /// [`Error::NoPidfile`] when none was given; and the errors of the
+    /// `user` and `group` lookups ([`Error::UnknownUser`], ...), whose
+    /// directories the pidfile's may be.
     pub fn status(&self) -> Result<Status, Error> {
         match self.control_pidfile()? {
             Some((location, writers)) => {
@@ -264,6 +271,13 @@ impl Daemon {
     /// Sends `signal` to the running daemon, through a pidfd (a kqueue watch
     /// on FreeBSD and macOS) taken before the pidfile is checked again, so a
     /// reused pid is never signalled. Its pid, or [`Error::NotRunning`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRunning`] when no process holds the pidfile's lock;
+    /// [`Error::Signal`] when the signal cannot be sent (EPERM: not
+    /// allowed); and the errors of [`Daemon::status`], in finding the
+    /// pidfile and believing its holder.
     pub fn signal(&self, signal: i32) -> Result<u32, Error> {
         let holder = self.holder()?;
         holder.signal(signal).map(|()| holder.pid())
@@ -280,7 +294,8 @@ impl Daemon {
     /// [`Error::SignalNotHandled`] (Linux) when the daemon would die of the
     /// signal, which is then not sent; [`Error::ExitedWithoutSuccessor`] as
     /// soon as the daemon exits with no successor; [`Error::NotUpgraded`]
-    /// when none holds the pidfile by the `ready_timeout` and five seconds.
+    /// when none holds the pidfile by the `ready_timeout` and five seconds;
+    /// otherwise those of [`Daemon::signal`].
     pub fn request_upgrade(&self) -> Result<(u32, u32), Error> {
         let Some((location, writers)) = self.control_pidfile()? else {
             return Err(Error::NotRunning);
@@ -318,7 +333,8 @@ impl Daemon {
     /// # Errors
     ///
     /// [`Error::SignalNotHandled`] (Linux) when the daemon neither catches,
-    /// blocks nor ignores the signal: nothing is sent.
+    /// blocks nor ignores the signal: nothing is sent. Otherwise those of
+    /// [`Daemon::signal`].
     pub fn reload(&self) -> Result<u32, Error> {
         let holder = self.holder()?;
         holder.refuse_unhandled(self.reload_signal, "reload_signal")?;
@@ -330,6 +346,14 @@ impl Daemon {
     /// loop), until the process is gone and the lock free. If the daemon
     /// handed the pidfile to a new process meanwhile (an upgrade), that one
     /// is stopped too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StillAlive`] when the process still runs after SIGKILL;
+    /// [`Error::LockKept`] when it exited, but a process the pidfile does
+    /// not name keeps the lock; [`Error::Signal`] when a signal cannot be
+    /// sent (EPERM: not allowed); and the errors of [`Daemon::status`]. A
+    /// daemon that does not run is no error: [`Stopped::NotRunning`].
     pub fn stop(&self) -> Result<Stopped, Error> {
         let Some((location, writers)) = self.control_pidfile()? else {
             return Ok(Stopped::NotRunning);
