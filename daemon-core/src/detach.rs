@@ -75,6 +75,21 @@ impl Daemon {
     /// and written, and the `chroot` (with the workdir inside it) and the
     /// change of user still happen.
     ///
+    /// # Errors
+    ///
+    /// In the launcher, the first step that failed, each its own variant,
+    /// whose `Display` is the line the attribute prints after `daemonic: `:
+    /// an option's value ([`Error::Umask`], [`Error::EmptyPath`],
+    /// [`Error::NulByte`], [`Error::KeepFd`]); the accounts
+    /// ([`Error::UnknownUser`], [`Error::UnknownGroup`], [`Error::NotRoot`]);
+    /// the checks before the fork ([`Error::Threaded`],
+    /// [`Error::AlreadyRunning`], [`Error::PidfileUnsafe`],
+    /// [`Error::Pidfile`], [`Error::NotifySocket`]); a step that failed in
+    /// the daemon ([`Error::Workdir`], [`Error::Stdout`], [`Error::Chroot`],
+    /// [`Error::Setuid`], ...); or the daemon's end before it was ready
+    /// ([`Error::Exited`], [`Error::Killed`], [`Error::ReadyTimeout`], ...).
+    /// In the foreground, the same checks and steps, in this process.
+    ///
     /// # Safety
     ///
     /// The daemon closes every fd but stdio, the pidfile and
@@ -92,6 +107,7 @@ impl Daemon {
             // SAFETY: the first thing `start` does, under `start`'s contract.
             unsafe { init::split() }?;
         }
+        timings::mark("init check");
         let mut plan = self.resolve()?;
         timings::mark("resolve");
         let single_threaded = || sys::take_snapshot().is_ok_and(|snapshot| snapshot.threads == 1);
@@ -113,6 +129,7 @@ impl Daemon {
         if let Some(credentials) = &plan.credentials {
             credentials.check_permitted()?;
         }
+        timings::mark("foreground or not");
         let snapshot = sys::take_snapshot().map_err(|e| Error::CountThreads(e as i32))?;
         timings::mark("thread check");
         if snapshot.threads > 1 {
@@ -189,7 +206,11 @@ impl Daemon {
                     plan.ready_timeout,
                     handover,
                 );
-                restore();
+                // Put back for a launcher that returns the error; one that
+                // exits takes its subreaper flag and SIGCHLD with it.
+                if outcome.is_err() {
+                    restore();
+                }
                 match outcome {
                     // _exit, as glibc's daemon() does in the parent: atexit
                     // handlers and C stdio buffers belong to the daemon,
@@ -464,9 +485,11 @@ impl Plan {
     ) -> Result<(), Error> {
         setsid().map_err(|e| Error::Setsid(e as i32))?;
         timings::mark("setsid");
-        // Open until the intermediate process has exited: the daemon waits
-        // for its end before it writes a frame of its own, so that the
-        // intermediate's pid frame is always the first in the pipe.
+        // Open until the intermediate process has written the daemon's pid:
+        // the daemon waits for its end before it writes a frame of its own,
+        // so that the pid frame is always the first in the pipe. Closed by
+        // hand right after that frame, not by the intermediate's exit, which
+        // would put a whole process teardown on the daemon's path.
         let (gate, gate_write) = sys::cloexec_pipe().map_err(|e| Error::Pipe(e as i32))?;
         // SAFETY: still single-threaded, as in the first fork.
         match unsafe { fork() }.map_err(|e| Error::Fork(e as i32))? {
@@ -477,6 +500,7 @@ impl Plan {
             ForkResult::Parent { child } => unsafe {
                 timings::mark("fork");
                 let _ = Report::Pid(child.as_raw()).write_to(report);
+                drop(gate_write);
                 timings::mark("pid frame");
                 timings::write_out();
                 // Alive, a dead daemon stays its zombie, so the pid cannot
@@ -492,7 +516,7 @@ impl Plan {
         drop(gate_write);
         let steps = self.daemon_steps(report, pidfile, snapshot, &gate);
         wait_for_eof(gate);
-        timings::mark("intermediate gone");
+        timings::mark("pid frame gate");
         steps
     }
 

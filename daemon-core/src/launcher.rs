@@ -41,7 +41,8 @@ pub(crate) enum Handover {
 /// The launcher is a child subreaper (set before the first fork), so the
 /// daemon becomes its child when the intermediate process exits: the launcher
 /// can then read the exit status of a daemon that dies, and stop one that is
-/// late. It reaps the intermediate first, which makes sure of that hand-over.
+/// late. It reaps the intermediate first, which makes sure of that hand-over,
+/// unless the daemon is ready: then there is nothing to wait for or stop.
 ///
 /// What the pipe says is not all to be believed: after the drop of
 /// privileges, the daemon's own code can write to it. So the daemon's pid is
@@ -57,48 +58,43 @@ pub(crate) fn await_ready(
 ) -> Result<(), Error> {
     let mut reader = Reader::new(pipe);
     let mut relay = Relay::default();
-    // The intermediate sends the daemon's pid, or its own failure, and exits
-    // right after the second fork: wait for that first, so that this process
-    // does not wake up while the daemon is still busy. A deadline shorter
-    // than the detach still gets the daemon's pid, to stop it: the hand-over
-    // is part of the stop, and has its grace.
+    // A deadline shorter than the detach still gets the daemon's pid, to
+    // stop it: the hand-over is part of the stop, and has its grace.
     let grace = deadline.map(|deadline| deadline.max(Instant::now() + STOP_GRACE));
-    let mut release = match handover {
-        Handover::Reaper => {
-            wait_child(intermediate, grace);
-            timings::mark("intermediate reaped");
-            None
-        }
-        Handover::Watch { release } => Some(release),
-    };
     let mut cause = None;
     // The first frame is the intermediate's: the daemon's pid, taken from
-    // it alone. Without a subreaper the pid is watched before the
-    // intermediate may exit, which keeps a dead daemon its zombie till then.
-    let first = reader.next(grace);
-    let (daemon, pending) = match first {
-        Next::Frame(Report::Pid(pid)) => match release.take() {
-            Some(release) => {
-                let daemon = Watched::watch(pid, intermediate);
-                drop(release);
-                wait_child(intermediate, grace);
-                (daemon, None)
-            }
-            None => (Watched::adopt(pid, intermediate), None),
-        },
-        other => {
-            // Watched or not, the intermediate may go now.
-            if let Some(release) = release.take() {
-                drop(release);
-                wait_child(intermediate, grace);
-            }
-            (None, Some(other))
-        }
+    // it alone, or the intermediate's own failure.
+    let (pid, pending) = match reader.next(grace) {
+        Next::Frame(Report::Pid(pid)) => (Some(pid), None),
+        other => (None, Some(other)),
     };
     timings::mark("pid frame read");
+    let mut daemon = None;
+    let reaper = match handover {
+        Handover::Reaper => true,
+        // Without a subreaper the pid is watched before the intermediate may
+        // exit, which keeps a dead daemon its zombie till then; watched or
+        // not, the intermediate may go now.
+        Handover::Watch { release } => {
+            daemon = pid.and_then(|pid| Watched::watch(pid, intermediate));
+            drop(release);
+            wait_child(intermediate, grace);
+            false
+        }
+    };
     let ended = read_frames(&mut reader, pending, deadline, &mut cause, |line| {
         relay.line(line)
     });
+    // With a subreaper, the daemon becomes this process's child when the
+    // intermediate exits: it is reaped, and the daemon adopted, only when
+    // the outcome needs the daemon, to wait for its end or to stop it. A
+    // ready daemon needs neither, so the launcher exits without waiting for
+    // the intermediate's teardown (which init reaps).
+    if reaper && !matches!(ended, Ended::Ready) {
+        wait_child(intermediate, grace);
+        timings::mark("intermediate reaped");
+        daemon = pid.and_then(|pid| Watched::adopt(pid, intermediate));
+    }
     // Closed before any stop: a daemon that still writes learns that nobody
     // reads, and its ready() says so.
     drop(reader);

@@ -49,6 +49,8 @@ pub(crate) struct Pidfile {
     writers: Writers,
     /// The process that wrote its pid here: the only one that removes it.
     written_by: Option<Pid>,
+    /// Empty since the lock: the pid's `pwrite` needs no `ftruncate` after.
+    empty: bool,
 }
 
 impl Pidfile {
@@ -56,6 +58,7 @@ impl Pidfile {
     /// file there, truncated and waiting for [`Pidfile::write_pid`].
     pub(crate) fn lock(path: &Path, writers: &Writers) -> Result<Pidfile, Error> {
         let location = Location::resolve(path, writers)?;
+        crate::timings::mark("pidfile: path walked");
         let fail = |source| Error::Pidfile {
             path: path.to_owned(),
             errno: source as i32,
@@ -65,6 +68,7 @@ impl Pidfile {
                 Ok(opened) => opened,
                 Err(e) => return Err(refuse_symlink(&location, e)),
             };
+            crate::timings::mark("pidfile: opened");
             // Unlinked by a daemon exiting since our open: start over.
             if fstat(file.as_fd()).is_ok_and(|held| held.st_nlink == 0) {
                 continue;
@@ -86,7 +90,7 @@ impl Pidfile {
                 fail(source)
             };
             match lock_exclusive(&file) {
-                Ok(()) => {}
+                Ok(()) => crate::timings::mark("pidfile: flock"),
                 Err(Errno::EWOULDBLOCK) => {
                     return Err(Error::AlreadyRunning {
                         path: path.to_owned(),
@@ -110,9 +114,17 @@ impl Pidfile {
             if !same_file(&file, &writer) {
                 continue;
             }
-            ftruncate(&writer, 0).map_err(discard)?;
-            // 0644 whatever the launcher's umask: supervisors read it.
-            fchmod(&file, Mode::from_bits_truncate(0o644)).map_err(discard)?;
+            crate::timings::mark("pidfile: writer opened");
+            // Emptied, and 0644 whatever the launcher's umask (supervisors
+            // read it): each call made only when the file is not so already,
+            // as a file this start created is.
+            let held = fstat(writer.as_fd()).map_err(discard)?;
+            if held.st_size != 0 {
+                ftruncate(&writer, 0).map_err(discard)?;
+            }
+            if held.st_mode & 0o7777 != 0o644 {
+                fchmod(&file, Mode::from_bits_truncate(0o644)).map_err(discard)?;
+            }
             return Ok(Pidfile {
                 path: path.to_owned(),
                 file,
@@ -120,6 +132,7 @@ impl Pidfile {
                 location: Some(location),
                 writers: writers.clone(),
                 written_by: None,
+                empty: true,
             });
         }
         Err(fail(Errno::EAGAIN))
@@ -129,9 +142,12 @@ impl Pidfile {
     /// as the process that removes the file.
     pub(crate) fn write_pid(&mut self, pid: Pid) -> Result<(), Error> {
         let written = match &self.writer {
+            // Empty since the lock, which this process holds: one `pwrite`.
+            Some(writer) if self.empty => write_pid_at_start(writer, pid.as_raw()).map(drop),
             Some(writer) => write_pid_into(writer, pid.as_raw(), || {}),
             None => Err(Errno::EBADF),
         };
+        self.empty = false;
         written.map_err(|source| Error::Pidfile {
             path: self.path.clone(),
             errno: source as i32,
@@ -199,6 +215,7 @@ impl Pidfile {
             location: None,
             writers: writers.clone(),
             written_by: None,
+            empty: false,
         })
     }
 
@@ -291,7 +308,9 @@ impl PidWriter {
 
 /// One `pwrite` at offset 0, then `ftruncate` to its length: a reader sees
 /// the old pid or the new one on the first line, never an empty file.
-fn write_pid_into(writer: &File, pid: i32, between: impl FnOnce()) -> Result<(), Errno> {
+/// `pid` and a newline at offset 0, whole: the content of a file that was
+/// empty. Its length, for the `ftruncate` that a file not known empty needs.
+fn write_pid_at_start(writer: &File, pid: i32) -> Result<usize, Errno> {
     let content = format!("{pid}\n");
     let written = loop {
         match writer.write_at(content.as_bytes(), 0) {
@@ -300,14 +319,18 @@ fn write_pid_into(writer: &File, pid: i32, between: impl FnOnce()) -> Result<(),
         }
     };
     match written {
-        Ok(n) if n == content.len() => {}
+        Ok(n) if n == content.len() => Ok(n),
         // A short write of a few bytes at offset 0: the disk is full, say.
-        Ok(_) => return Err(Errno::ENOSPC),
-        Err(e) => return Err(crate::sys::io_errno(e)),
+        Ok(_) => Err(Errno::ENOSPC),
+        Err(e) => Err(crate::sys::io_errno(e)),
     }
+}
+
+fn write_pid_into(writer: &File, pid: i32, between: impl FnOnce()) -> Result<(), Errno> {
+    let content = write_pid_at_start(writer, pid)?;
     between();
     loop {
-        match ftruncate(writer, content.len() as i64) {
+        match ftruncate(writer, content as i64) {
             Err(Errno::EINTR) => {}
             other => return other,
         }

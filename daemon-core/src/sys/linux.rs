@@ -24,12 +24,36 @@ pub(crate) fn max_signal() -> libc::c_int {
     libc::SIGRTMAX()
 }
 
-/// One read of `/proc/self/status` gives both.
+/// One read of `/proc/self/status` gives both: into a buffer that holds
+/// the whole file, so the kernel makes its text once, not once for each
+/// doubling of a growing `Vec` (`fs::read` starts small, as the file's
+/// size reads 0). It stops as soon as both fields are in.
 pub(crate) fn snapshot() -> Result<Snapshot, Errno> {
-    let status = fs::read("/proc/self/status").map_err(io_errno)?;
-    // Not read as UTF-8: the kernel cuts `Name:` at 15 bytes, which can
-    // split a character of a program's name in two.
-    parse_status(&String::from_utf8_lossy(&status)).ok_or(Errno::EINVAL)
+    use std::io::Read;
+    let mut file = fs::File::open("/proc/self/status").map_err(io_errno)?;
+    let mut status = [0u8; 8192];
+    let mut len = 0;
+    loop {
+        // Whole lines only: a mask cut short would parse, and be wrong.
+        let whole = status[..len]
+            .iter()
+            .rposition(|&byte| byte == b'\n')
+            .map_or(0, |end| end + 1);
+        // Not read as UTF-8: the kernel cuts `Name:` at 15 bytes, which can
+        // split a character of a program's name in two.
+        if let Some(snapshot) = parse_status(&String::from_utf8_lossy(&status[..whole])) {
+            return Ok(snapshot);
+        }
+        match file.read(&mut status[len..]) {
+            Ok(0) => return Err(Errno::EINVAL),
+            Ok(read) => len += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_errno(e)),
+        }
+        if len == status.len() {
+            return Err(Errno::EINVAL);
+        }
+    }
 }
 
 fn parse_status(status: &str) -> Option<Snapshot> {
