@@ -58,8 +58,8 @@
 #![deny(missing_docs)]
 
 pub use daemonic_core::{
-    listeners, not_ready, ready, reopen_logs, signal_number, status, upgrade,
-    Account, Cause, Control, Daemon, Detached, Error, IntoControl, Readiness, Status, Stopped,
+    listeners, not_ready, ready, reopen_logs, signal_number, status, upgrade, Account, Cause,
+    Control, Daemon, Detached, Error, IntoControl, Readiness, Status, Stopped,
     DEFAULT_READY_TIMEOUT, DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT, DEFAULT_UMASK,
     DEFAULT_UPGRADE_SIGNAL, FOREGROUND_ENV, INIT_ENV,
 };

@@ -132,6 +132,47 @@ fn an_upgrade_under_load_refuses_no_connection_and_hands_the_pidfile_over() {
     assert!(alive(next) && next != new);
 }
 
+/// Deploys that switch a symlink (`current` -> `release-2`) upgrade to what
+/// the link names at the upgrade, as the path was typed: the start's
+/// `execve` path (`AT_EXECFN`), not `/proc/self/exe`, which names the old
+/// release the link pointed at when the daemon started.
+#[test]
+fn an_upgrade_through_a_switched_symlink_starts_the_release_it_names_now() {
+    let sandbox = Sandbox::new();
+    let release_1 = app(&sandbox);
+    let current = sandbox.path("current");
+    std::os::unix::fs::symlink(&release_1.path, &current).unwrap();
+    let deployed = App {
+        path: current.clone(),
+        pidfile: release_1.pidfile.clone(),
+        log: release_1.log.clone(),
+    };
+    let (old, addr) = deployed.start(&sandbox, "30");
+    assert!(ask(&addr).unwrap().starts_with("v1 "));
+    // Release 2 at a path of its own; the link switched by a rename.
+    let release_2 = sandbox.path("release-2");
+    let written = sandbox.path("release-2.new");
+    let script = format!(
+        "#!/bin/sh\nAPP_VERSION=2 exec {} \"$@\"\n",
+        release_1.path.display()
+    );
+    fs::write(&written, script).unwrap();
+    fs::set_permissions(&written, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::rename(&written, &release_2).unwrap();
+    let link = sandbox.path("current.new");
+    std::os::unix::fs::symlink(&release_2, &link).unwrap();
+    fs::rename(&link, &current).unwrap();
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    assert!(
+        wait_until(EXIT, || !alive(old)),
+        "the old process stayed: {}",
+        fs::read_to_string(&deployed.log).unwrap_or_default()
+    );
+    let new = pid_in(&deployed.pidfile);
+    assert_ne!(new, old);
+    assert_eq!(ask(&addr).unwrap(), format!("v2 pid {new}"));
+}
+
 #[test]
 fn a_new_build_that_exits_before_ready_leaves_the_old_one_serving() {
     let sandbox = Sandbox::new();

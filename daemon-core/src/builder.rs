@@ -12,7 +12,7 @@ use nix::sys::stat::Mode;
 
 use crate::control::{DEFAULT_RELOAD_SIGNAL, DEFAULT_STOP_TIMEOUT, DEFAULT_UPGRADE_SIGNAL};
 use crate::privileges::{self, Account, Credentials};
-use crate::{fds, Error};
+use crate::{fds, sys, Error};
 
 /// The umask a daemon gets when none is given: group and others may read, not write.
 pub const DEFAULT_UMASK: u32 = 0o022;
@@ -215,9 +215,12 @@ impl Daemon {
             std::path::absolute(path).map_err(|e| Error::CurrentDir(e.raw_os_error().unwrap_or(0)))
         };
         Ok(Plan {
-            // /proc/self/exe, read now: the path, not the inode, is what an
-            // upgrade starts again.
-            exe: env::current_exe().unwrap_or_default(),
+            // Read now: the path, not the inode, is what an upgrade starts
+            // again, and the working directory of a relative one is this.
+            exe: sys::started_as()
+                .and_then(|path| std::path::absolute(path).ok())
+                .or_else(|| env::current_exe().ok())
+                .unwrap_or_default(),
             args: env::args_os().collect(),
             readiness: self.readiness,
             ready_timeout: self.ready_timeout,

@@ -9,8 +9,8 @@
 //! returns an [`Error`] that names the failed step and the OS error.
 //!
 //! Linux, FreeBSD and macOS, each by its own means (the `sys` module): see
-//! the platform table in the README for what is run-tested (Linux) and what
-//! is compile-checked (FreeBSD, macOS).
+//! the platforms section of `daemonic`'s documentation for what is
+//! run-tested (Linux) and what is compile-checked (FreeBSD, macOS).
 #![deny(missing_docs)]
 
 #[doc(hidden)]

@@ -175,3 +175,8 @@ pub(crate) fn set_undumpable() -> Result<(), Errno> {
     })
     .map(drop)
 }
+
+/// No `AT_EXECFN` read here: the caller falls back on `current_exe`.
+pub(crate) fn started_as() -> Option<std::path::PathBuf> {
+    None
+}

@@ -261,6 +261,28 @@ pub(crate) fn set_undumpable() -> Result<(), Errno> {
 
 /// Whether this process runs set-uid or set-gid (or with file
 /// capabilities): the kernel's `AT_SECURE`.
+/// The path this program was started by, as `execve` was given it
+/// (`AT_EXECFN`): no system call, where `current_exe` reads the
+/// `/proc/self/exe` link. It is what an upgrade should start again: through
+/// a symlink that a deploy switched, the new target, not the old binary
+/// that `/proc/self/exe` names. `None` for an exec by fd (`fexecve`), whose
+/// path names the fd, not a file.
+pub(crate) fn started_as() -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: getauxval reads the auxiliary vector; 0 when absent. The
+    // string it points to lies in this process's initial stack, for its life.
+    let name = unsafe { libc::getauxval(libc::AT_EXECFN) } as *const libc::c_char;
+    if name.is_null() {
+        return None;
+    }
+    // SAFETY: a NUL-terminated string, as above.
+    let bytes = unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes();
+    if bytes.is_empty() || bytes.starts_with(b"/dev/fd/") || bytes.starts_with(b"/proc/") {
+        return None;
+    }
+    Some(std::ffi::OsStr::from_bytes(bytes).into())
+}
+
 pub(crate) fn is_set_id() -> bool {
     // SAFETY: getauxval reads the auxiliary vector; 0 when absent.
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }

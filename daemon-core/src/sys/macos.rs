@@ -196,3 +196,8 @@ pub(crate) fn set_parent_death_signal(_signal: libc::c_int) -> Result<(), Errno>
 pub(crate) fn set_undumpable() -> Result<(), Errno> {
     Ok(())
 }
+
+/// No `AT_EXECFN` read here: the caller falls back on `current_exe`.
+pub(crate) fn started_as() -> Option<std::path::PathBuf> {
+    None
+}

@@ -71,7 +71,7 @@ mod nix_only;
 pub(crate) use imp::{
     abstract_address, children, group_list, handled_signals, holds_file, is_set_id, max_signal,
     open_fds, peek_child, process_uids, restore_subreaper, set_groups, set_parent_death_signal,
-    set_undumpable, DIRECTORY, SYSTEMD,
+    set_undumpable, started_as, DIRECTORY, SYSTEMD,
 };
 
 /// The portable paths that [`force_fallbacks`] can select on Linux.
