@@ -5,7 +5,7 @@ use std::env;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Instant;
 
@@ -140,6 +140,14 @@ impl Daemon {
         fds::fill_stdio().map_err(|e| Error::DevNull(e as i32))?;
         timings::mark("stdio filled");
         let mut pidfile = plan.lock_pidfile()?;
+        // What a later upgrade needs, built here: in the daemon, a fresh
+        // fork, the heap's first allocations cost copy-on-write faults, and
+        // the daemon only stores it.
+        let origin = plan.origin(pidfile.as_ref(), None, true);
+        // The fds the daemon keeps, with room for the pipes and the
+        // pidfile's two, for the same reason.
+        let mut keep = Vec::with_capacity(plan.keep_fds.len() + 4);
+        keep.extend_from_slice(&plan.keep_fds);
         timings::mark("pidfile locked");
         let discard = |pidfile: Option<Pidfile>| pidfile.map(Pidfile::remove);
         // The daemon is handed to the launcher when the intermediate process
@@ -238,7 +246,7 @@ impl Daemon {
                 drop(report_read);
                 let report = File::from(report_write);
                 let released = release.map(|(released, _)| released);
-                match plan.become_daemon(&report, pidfile.as_mut(), snapshot, released) {
+                match plan.become_daemon(&report, pidfile.as_mut(), snapshot, released, keep) {
                     Ok(()) => {
                         match plan.readiness {
                             // A launcher killed meanwhile makes this fail
@@ -250,7 +258,7 @@ impl Daemon {
                             }
                             Readiness::Notify => notify::attach_launcher(report, deadline),
                         }
-                        plan.remember(pidfile.as_ref(), None, true);
+                        upgrade::remember(origin);
                         Ok(Detached { pidfile })
                     }
                     Err(error) => {
@@ -340,7 +348,7 @@ impl Plan {
         if let Some(pidfile) = pidfile.as_mut() {
             pidfile.close_directory();
         }
-        self.remember(pidfile.as_ref(), systemd, false);
+        upgrade::remember(self.origin(pidfile.as_ref(), systemd, false));
         if self.readiness == Readiness::Start {
             notify::ready();
         }
@@ -417,7 +425,7 @@ impl Plan {
         }
         let deadline = Instant::now().checked_add(self.ready_timeout);
         notify::attach_launcher(report, deadline);
-        self.remember(pidfile.as_ref(), systemd, detached);
+        upgrade::remember(self.origin(pidfile.as_ref(), systemd, detached));
         if self.readiness == Readiness::Start {
             notify::ready();
         }
@@ -426,8 +434,13 @@ impl Plan {
 
     /// What a later upgrade needs: the binary's path and arguments, as they
     /// were at the start, the locked pidfile's fd, and systemd's socket.
-    fn remember(&self, pidfile: Option<&Pidfile>, notify_socket: Option<OsString>, detached: bool) {
-        upgrade::remember(upgrade::Origin {
+    fn origin(
+        &self,
+        pidfile: Option<&Pidfile>,
+        notify_socket: Option<OsString>,
+        detached: bool,
+    ) -> upgrade::Origin {
+        upgrade::Origin {
             exe: self.exe.clone(),
             args: self.args.clone(),
             pidfile: pidfile.map(Pidfile::locked_fd),
@@ -436,7 +449,7 @@ impl Plan {
             detached,
             ready_timeout: self.ready_timeout,
             notify_socket,
-        });
+        }
     }
 
     /// In the foreground, the chroot (and the workdir inside it) and the
@@ -482,6 +495,7 @@ impl Plan {
         pidfile: Option<&mut Pidfile>,
         snapshot: Snapshot,
         released: Option<OwnedFd>,
+        keep: Vec<RawFd>,
     ) -> Result<(), Error> {
         setsid().map_err(|e| Error::Setsid(e as i32))?;
         timings::mark("setsid");
@@ -514,7 +528,7 @@ impl Plan {
         }
         drop(released);
         drop(gate_write);
-        let steps = self.daemon_steps(report, pidfile, snapshot, &gate);
+        let steps = self.daemon_steps(report, pidfile, snapshot, &gate, keep);
         wait_for_eof(gate);
         timings::mark("pid frame gate");
         steps
@@ -527,6 +541,7 @@ impl Plan {
         mut pidfile: Option<&mut Pidfile>,
         snapshot: Snapshot,
         gate: &OwnedFd,
+        mut keep: Vec<RawFd>,
     ) -> Result<(), Error> {
         umask(self.umask);
         // Log files and /dev/null are opened before the chroot, from the
@@ -543,7 +558,6 @@ impl Plan {
         if let Some(pidfile) = pidfile.as_mut() {
             pidfile.close_directory();
         }
-        let mut keep = self.keep_fds.clone();
         keep.push(report.as_raw_fd());
         keep.push(gate.as_raw_fd());
         keep.extend(pidfile.iter().flat_map(|pidfile| pidfile.raw_fds()));

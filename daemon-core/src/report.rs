@@ -86,7 +86,19 @@ impl Report {
     /// Writes the frame whole, blocking: for the intermediate process and a
     /// failing daemon, whose frames are the first and only ones in the pipe.
     pub(crate) fn write_to(&self, mut pipe: &File) -> io::Result<()> {
-        pipe.write_all(&self.encode())
+        // The pid and Ready frames, the ones on the path to a running
+        // daemon, are built on the stack: in a fresh fork, the heap's first
+        // allocation costs copy-on-write faults.
+        let pid_frame;
+        let frame: &[u8] = match self {
+            Report::Pid(pid) => {
+                pid_frame = fixed_frame(PID, &pid.to_le_bytes());
+                &pid_frame
+            }
+            Report::Ready => &[READY, 0, 0, 0, 0],
+            _ => return pipe.write_all(&self.encode()),
+        };
+        pipe.write_all(frame)
     }
 
     fn decode(kind: u8, payload: &[u8]) -> Option<Report> {
@@ -101,6 +113,15 @@ impl Report {
             _ => None,
         }
     }
+}
+
+/// A frame of a four-byte payload, as `encode` writes it.
+fn fixed_frame(kind: u8, payload: &[u8; 4]) -> [u8; HEADER + 4] {
+    let mut frame = [0u8; HEADER + 4];
+    frame[0] = kind;
+    frame[1..HEADER].copy_from_slice(&4u32.to_le_bytes());
+    frame[HEADER..].copy_from_slice(payload);
+    frame
 }
 
 /// `text` with its control characters escaped: what the daemon's code
@@ -397,6 +418,19 @@ mod tests {
                 Some(Report::Failed(back)) => assert_eq!(back, error),
                 other => panic!("{error:?} came back as {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn the_stack_built_frames_are_the_encoded_ones() {
+        for report in [Report::Pid(4242), Report::Pid(-1), Report::Ready] {
+            let (read, write) = nix::unistd::pipe().unwrap();
+            let (mut read, write) = (File::from(read), File::from(write));
+            report.write_to(&write).unwrap();
+            drop(write);
+            let mut written = Vec::new();
+            read.read_to_end(&mut written).unwrap();
+            assert_eq!(written, report.encode(), "{report:?}");
         }
     }
 

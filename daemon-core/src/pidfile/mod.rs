@@ -311,9 +311,27 @@ impl PidWriter {
 /// `pid` and a newline at offset 0, whole: the content of a file that was
 /// empty. Its length, for the `ftruncate` that a file not known empty needs.
 fn write_pid_at_start(writer: &File, pid: i32) -> Result<usize, Errno> {
-    let content = format!("{pid}\n");
+    // On the stack, not `format!`: this runs in the fresh daemon, where the
+    // heap's first allocation costs copy-on-write faults.
+    let mut line = [0u8; 12];
+    let mut start = line.len() - 1;
+    line[start] = b'\n';
+    let mut rest = pid.unsigned_abs();
+    loop {
+        start -= 1;
+        line[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if pid < 0 {
+        start -= 1;
+        line[start] = b'-';
+    }
+    let content = &line[start..];
     let written = loop {
-        match writer.write_at(content.as_bytes(), 0) {
+        match writer.write_at(content, 0) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             other => break other,
         }
@@ -507,6 +525,18 @@ pub(crate) fn same_file(one: &File, other: &File) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pid_is_written_as_its_digits_and_a_newline() {
+        let path = std::env::temp_dir().join(format!("daemonic-digits-{}", std::process::id()));
+        for pid in [1, 7, 42, 4_194_304, i32::MAX] {
+            let file = File::create(&path).unwrap();
+            let len = write_pid_at_start(&file, pid).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{pid}\n"));
+            assert_eq!(len, format!("{pid}\n").len());
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
 
     #[test]
     fn the_first_line_names_the_pid_whatever_a_longer_one_left_after_it() {

@@ -83,9 +83,20 @@ pub(crate) fn open_fds() -> Result<Vec<RawFd>, Errno> {
 /// a seccomp filter older than the call).
 #[inline]
 pub(crate) fn close_fds_from(keep: &[RawFd]) -> Result<(), Errno> {
-    let mut sorted = keep.to_vec();
+    // Sorted on the stack: in a fresh fork, the heap's first allocation
+    // costs copy-on-write faults. A longer list than this is rare.
+    let mut stack = [0 as RawFd; 64];
+    let mut heap = Vec::new();
+    let sorted = match stack.get_mut(..keep.len()) {
+        Some(sorted) => sorted,
+        None => {
+            heap.extend_from_slice(keep);
+            &mut heap[..]
+        }
+    };
+    sorted.copy_from_slice(keep);
     sorted.sort_unstable();
-    close_ranges_around(&sorted).or_else(|_| super::close_listed(open_fds()?, keep))
+    close_ranges_around(sorted).or_else(|_| super::close_listed(open_fds()?, keep))
 }
 
 #[inline]
