@@ -12,51 +12,24 @@ mod support;
 use support::app::App;
 
 use std::fs;
-use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::libc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::{
-    alive, assert_failed_cleanly, daemon_pid, fds, inherit_fds, pid_in, stop, stop_now,
-    wait_for_line, wait_for_sigwait, wait_until, Running, Sandbox, EXIT,
+    alive, ask, assert_failed_cleanly, daemon_pid, fds, has_socket_activator, inherit_fds, pid_in,
+    stop, stop_now, wait_for_line, wait_for_sigwait, wait_until, Running, Sandbox, EXIT,
 };
-
-/// One connection's answer, such as `v1 pid 4242`.
-fn ask(addr: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(EXIT))?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer.trim_end().to_owned())
-}
 
 /// What `/proc/<pid>/fd/<fd>` shows of this process's `fd`: for a socket,
 /// `socket:[INODE]`, the same in every process that holds it.
 fn target_of(fd: i32) -> PathBuf {
     fs::read_link(format!("/proc/self/fd/{fd}")).expect("read our own fd")
-}
-
-/// Whether `systemd-socket-activate` is installed; the tests that need it
-/// say so when they skip.
-fn has_socket_activator(test: &str) -> bool {
-    let found = Command::new("systemd-socket-activate")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !found {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            format!("skipped {test}: it needs systemd-socket-activate\n").as_bytes(),
-        );
-    }
-    found
 }
 
 /// `fixture-activation` under a real `systemd-socket-activate -l ADDR

@@ -13,26 +13,9 @@ use std::path::Path;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use support::{
-    alive, daemon_pid, directory_of, is_root, nobody, os, pid_in, wait_for_line, wait_until,
-    Launch, Running, Sandbox, EXIT,
+    alive, daemon_pid, directory_of, is_root, nobody, os, pid_in, said, service, wait_for_line,
+    wait_until, Launch, Running, Sandbox, EXIT,
 };
-
-/// Runs `service COMMAND` against `pidfile`, to its exit.
-fn service(sandbox: &Sandbox, pidfile: &Path, command: &str, env: &[(&str, &OsStr)]) -> Launch {
-    let mut service = sandbox.command("service");
-    service
-        .arg(command)
-        .env("APP_PIDFILE", pidfile)
-        .env("APP_LOG", sandbox.path("service.log"))
-        .envs(env.iter().copied());
-    Running::spawn(service).wait()
-}
-
-/// Exit code and stdout, and nothing on stderr.
-fn said(launch: &Launch) -> (Option<i32>, &str) {
-    assert_eq!(launch.stderr, "", "{launch:?}");
-    (launch.status.code(), launch.stdout.trim_end())
-}
 
 #[test]
 fn the_whole_cycle_start_status_reload_stop_status() {

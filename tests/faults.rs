@@ -27,7 +27,7 @@ use std::time::Duration;
 use nix::libc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use support::{alive, wait_until, Bystander, Launch, Running, Sandbox, EXIT};
+use support::{alive, in_sigwait, wait_until, Bystander, Launch, Running, Sandbox, EXIT};
 
 /// What a trial does to its one call.
 #[derive(Debug, Clone, Copy)]
@@ -208,10 +208,7 @@ fn seed(test: &str) -> u64 {
 
 /// Whether `pid` waits for its signals: the fixture's daemon at work.
 fn waiting(pid: i32) -> bool {
-    wait_until(Duration::from_secs(2), || {
-        fs::read_to_string(format!("/proc/{pid}/wchan"))
-            .is_ok_and(|wchan| wchan.contains("sigtimedwait"))
-    })
+    wait_until(Duration::from_secs(2), || in_sigwait(pid))
 }
 
 /// The processes of the sandbox but the injector.
@@ -569,10 +566,7 @@ fn an_upgrade_with_one_call_failed_leaves_one_daemon() {
             old = fs::read_to_string(&pidfile)
                 .ok()
                 .and_then(|text| text.lines().next()?.parse::<i32>().ok());
-            old.is_some_and(|pid| {
-                fs::read_to_string(format!("/proc/{pid}/wchan"))
-                    .is_ok_and(|wchan| wchan.contains("sigtimedwait"))
-            })
+            old.is_some_and(in_sigwait)
         });
         let verdict = match old.filter(|_| serving) {
             // A fault before the start was done: nothing to upgrade.

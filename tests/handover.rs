@@ -26,15 +26,9 @@ use nix::libc;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::{Pid, User};
 use support::{
-    alive, daemon_pid, directory_of, is_root, nobody, signal_mask, status_line, wait_for_line,
-    wait_for_sigwait, wait_until, Launch, Running, Sandbox, EXIT,
+    alive, daemon_pid, directory_of, is_root, nobody, said, signal_mask, status_line,
+    wait_for_line, wait_for_sigwait, wait_until, Running, Sandbox, EXIT,
 };
-
-/// Exit code and stdout, and nothing on stderr.
-fn said(launch: &Launch) -> (Option<i32>, &str) {
-    assert_eq!(launch.stderr, "", "{launch:?}");
-    (launch.status.code(), launch.stdout.trim_end())
-}
 
 /// The pid of a log line `PREFIX<pid>`.
 fn pid_after(line: &str, prefix: &str) -> i32 {

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use support::{alive, is_root, wait_until, Launch, Running, Sandbox, EXIT};
+use support::{
+    alive, is_root, skipped, wait_for_sigwait, wait_until, Launch, Running, Sandbox, EXIT,
+};
 
 /// `fixture-init` as PID 1 of a new PID namespace, doing `what`.
 struct Namespace {
@@ -107,11 +109,7 @@ fn can_run(test: &str) -> bool {
         .output()
         .is_ok_and(|output| output.status.success());
     if !found {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped {test}: it needs unshare (util-linux)"
-        );
+        skipped(test, "it needs unshare (util-linux)");
     }
     found
 }
@@ -191,10 +189,7 @@ fn a_program_that_handles_sigterm_exits_0() {
     let sandbox = Sandbox::new();
     let namespace = Namespace::start(&sandbox, "handle-term");
     let program = namespace.program();
-    assert!(wait_until(EXIT, || fs::read_to_string(format!(
-        "/proc/{program}/wchan"
-    ))
-    .is_ok_and(|wchan| wchan.contains("sigtimedwait"))));
+    wait_for_sigwait(program);
     kill(Pid::from_raw(namespace.init()), Signal::SIGTERM).unwrap();
     let ended = namespace.end();
     assert_eq!(ended.status.code(), Some(0), "{ended:?}");
@@ -331,10 +326,7 @@ fn upgrade_under_the_init_is_refused() {
         .env("APP_LOG", sandbox.path("app.log"));
     let namespace = Namespace::spawn(command);
     let program = namespace.program();
-    assert!(wait_until(EXIT, || fs::read_to_string(format!(
-        "/proc/{program}/wchan"
-    ))
-    .is_ok_and(|wchan| wchan.contains("sigtimedwait"))));
+    wait_for_sigwait(program);
     kill(Pid::from_raw(program), Signal::SIGUSR2).unwrap();
     // Refused at once: the program is back in its wait, still alone.
     std::thread::sleep(Duration::from_millis(300));

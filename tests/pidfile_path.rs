@@ -23,27 +23,20 @@ use nix::libc;
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd::{getsid, User};
 use support::{
-    alive, daemon_pid, example, inherit_fds, is_root, nobody, pid_in, signal_mask, stat, stop_now,
-    wait_for_sigwait, wait_until, Launch, Running, Sandbox, EXIT,
+    alive, daemon_pid, example, inherit_fds, is_root, nobody, pid_in, said, signal_mask, skipped,
+    stat, stop_now, wait_for_sigwait, wait_until, Launch, Running, Sandbox, EXIT,
 };
 
 /// Runs `service COMMAND` (`examples/service.rs`) against `pidfile`, to its exit.
 fn service(sandbox: &Sandbox, pidfile: &Path, command: &str) -> Launch {
-    let mut service = sandbox.command("service");
-    service
-        .arg(command)
-        .env("APP_PIDFILE", pidfile)
-        .env("APP_LOG", sandbox.path("service.log"))
-        // Against a pre-fix build, which signals the wrong process, a stop
-        // that waits 10 s for it before SIGKILL only makes the failure slow.
-        .env("APP_STOP_TIMEOUT", "1");
-    Running::spawn(service).wait()
-}
-
-/// Exit code and stdout, and nothing on stderr.
-fn said(launch: &Launch) -> (Option<i32>, &str) {
-    assert_eq!(launch.stderr, "", "{launch:?}");
-    (launch.status.code(), launch.stdout.trim_end())
+    // Against a pre-fix build, which signals the wrong process, a stop
+    // that waits 10 s for it before SIGKILL only makes the failure slow.
+    support::service(
+        sandbox,
+        pidfile,
+        command,
+        &[("APP_STOP_TIMEOUT", OsStr::new("1"))],
+    )
 }
 
 /// The one line of a refusal of `pidfile`: `daemonic: pidfile PATH: refused, REASON`.
@@ -415,9 +408,9 @@ fn a_set_id_binary_ignores_a_forged_hand_over() {
         .flags()
         .contains(FsFlags::ST_NOSUID);
     if nosuid {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"skipped a_set_id_binary_ignores_a_forged_hand_over: the temp dir is on a nosuid mount\n",
+        skipped(
+            "a_set_id_binary_ignores_a_forged_hand_over",
+            "the temp dir is on a nosuid mount",
         );
         return;
     }

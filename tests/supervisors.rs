@@ -52,8 +52,7 @@ fn runit_supervises_the_service_in_the_foreground() {
         return;
     }
     if Command::new("runsv").arg("--help").output().is_err() {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "skipped {test}: it needs runit");
+        support::skipped(test, "it needs runit");
         return;
     }
     let sandbox = Sandbox::new();

@@ -7,8 +7,6 @@
 mod support;
 
 use std::fs;
-use std::io::Read;
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -16,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use support::{alive, daemon_pid, pid_in, wait_for_line, wait_until, Running, Sandbox, EXIT};
+use support::{
+    alive, ask, daemon_pid, has_socket_activator, pid_in, wait_for_line, wait_until, Running,
+    Sandbox, EXIT,
+};
 
 /// The example copied into the sandbox as `app`, the path upgrades start.
 struct App {
@@ -68,15 +69,6 @@ impl App {
         let script = format!("#!/bin/sh\nAPP_VERSION=2 exec {} \"$@\"\n", real.display());
         self.replace_with(sandbox, &script);
     }
-}
-
-/// One connection's answer, such as `v1 pid 4242`.
-fn ask(addr: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(EXIT))?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer.trim_end().to_owned())
 }
 
 #[test]
@@ -252,15 +244,7 @@ fn under_systemd_the_upgrade_sends_mainpid_and_the_new_process_ready() {
 /// foreground and with the double fork; it serves on it, binding none.
 #[test]
 fn a_real_socket_activator_hands_its_socket_over() {
-    if std::process::Command::new("systemd-socket-activate")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            b"skipped a_real_socket_activator_hands_its_socket_over: it needs systemd-socket-activate\n",
-        );
+    if !has_socket_activator("a_real_socket_activator_hands_its_socket_over") {
         return;
     }
     for foreground in [true, false] {

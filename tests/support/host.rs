@@ -1,4 +1,5 @@
-//! What the host offers, or why a test skips: root, strace, `nobody`, fd limit.
+//! What the host offers, or why a test skips: root, strace,
+//! systemd-socket-activate, `nobody`, fd limit.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -7,8 +8,9 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::unistd::User;
 
 /// Says that `test` is skipped and why. Straight to fd 2: the harness
-/// captures eprintln! of passing tests.
-fn skipped(test: &str, why: &str) {
+/// captures eprintln! of passing tests. `.ci/run` counts the lines that
+/// start with `skipped `.
+pub fn skipped(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
 }
 
@@ -32,6 +34,19 @@ pub fn has_strace(test: &str) -> bool {
         .is_ok_and(|status| status.success());
     if !found {
         skipped(test, "it needs strace");
+    }
+    found
+}
+
+/// Whether `systemd-socket-activate` is installed; the tests that need it
+/// say so when they skip.
+pub fn has_socket_activator(test: &str) -> bool {
+    let found = Command::new("systemd-socket-activate")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        skipped(test, "it needs systemd-socket-activate");
     }
     found
 }

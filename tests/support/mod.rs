@@ -3,11 +3,13 @@
 
 pub mod app;
 mod bystander;
+mod client;
 mod host;
 mod outcome;
 mod procfs;
 mod pty;
 mod sandbox;
+mod service;
 mod stop;
 mod wait;
 
@@ -16,14 +18,16 @@ mod wait;
 #[allow(unused_imports)]
 pub use self::{
     bystander::{assert_a_forged_pid_frame_signals_nobody_else, Bystander},
-    host::{has_strace, is_root, nobody, raise_nofile_limit},
-    outcome::{addr_of, assert_failed_cleanly, daemon_pid, pid_in, wait_for_pidfile},
+    client::ask,
+    host::{has_socket_activator, has_strace, is_root, nobody, raise_nofile_limit, skipped},
+    outcome::{addr_of, assert_failed_cleanly, daemon_pid, pid_in, said, wait_for_pidfile},
     procfs::{
         alive, catches_sigterm, cwd, daemon_fds, fd_flags, fds, in_sigwait, signal_mask, stat,
         status_line, threads, umask, Stat,
     },
     pty::{on_terminal, read_terminal_until},
     sandbox::{directory_of, example, inherit_fds, os, Launch, Running, Sandbox},
+    service::service,
     stop::{stop, stop_now, stop_without_pidfile, wait_for_sigwait},
     wait::{wait_for_line, wait_until, EXIT},
 };

@@ -41,6 +41,12 @@ pub fn daemon_pid(launch: &Launch, pidfile: &Path) -> i32 {
     pid_in(pidfile)
 }
 
+/// Exit code and stdout, and nothing on stderr.
+pub fn said(launch: &Launch) -> (Option<i32>, &str) {
+    assert_eq!(launch.stderr, "", "{launch:?}");
+    (launch.status.code(), launch.stdout.trim_end())
+}
+
 /// The address a server printed through its launcher: its one stdout line
 /// `addr: ADDRESS`.
 pub fn addr_of(launch: &Launch) -> String {
