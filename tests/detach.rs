@@ -455,3 +455,40 @@ fn tokio_below_daemon_serves_after_detaching() {
 fn tokio_above_daemon_serves_after_detaching() {
     assert_serves_after_detaching("fixture-tokio-above");
 }
+
+/// The launcher reaps the intermediate process before it exits, the daemon
+/// ready or not: an intermediate left to the launcher's parent would stay a
+/// zombie under a PID 1, or a subreaper, that reaps nothing. The parent here
+/// is such a subreaper: it waits for the launcher alone, then lists the
+/// zombies among its children.
+#[test]
+fn the_launcher_leaves_no_zombie_intermediate_to_its_parent() {
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("quiet.pid");
+    let script = r#"
+import ctypes, os, subprocess, sys, time
+PR_SET_CHILD_SUBREAPER = 36
+ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+launcher = subprocess.Popen(sys.argv[1:])
+launcher.wait()
+time.sleep(0.3)
+zombies = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        state, parent = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[:2]
+    except OSError:
+        continue
+    if state == "Z" and int(parent) == os.getpid():
+        zombies.append(pid)
+print(launcher.returncode, "zombies:", " ".join(zombies))
+"#;
+    let mut command = sandbox.command_for("python3");
+    command
+        .args(["-c", script])
+        .arg(support::example("fixture-quiet"))
+        .env("APP_PIDFILE", &pidfile);
+    let launch = Running::spawn(command).wait();
+    let daemon = wait_for_pidfile(&pidfile);
+    assert_eq!(launch.stdout, "0 zombies: \n", "{launch:?}");
+    stop(daemon, &pidfile);
+}

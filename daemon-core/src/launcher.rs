@@ -41,8 +41,8 @@ pub(crate) enum Handover {
 /// The launcher is a child subreaper (set before the first fork), so the
 /// daemon becomes its child when the intermediate process exits: the launcher
 /// can then read the exit status of a daemon that dies, and stop one that is
-/// late. It reaps the intermediate first, which makes sure of that hand-over,
-/// unless the daemon is ready: then there is nothing to wait for or stop.
+/// late. It reaps the intermediate before it adopts the daemon, which makes
+/// sure of that hand-over.
 ///
 /// What the pipe says is not all to be believed: after the drop of
 /// privileges, the daemon's own code can write to it. So the daemon's pid is
@@ -86,14 +86,16 @@ pub(crate) fn await_ready(
         relay.line(line)
     });
     // With a subreaper, the daemon becomes this process's child when the
-    // intermediate exits: it is reaped, and the daemon adopted, only when
-    // the outcome needs the daemon, to wait for its end or to stop it. A
-    // ready daemon needs neither, so the launcher exits without waiting for
-    // the intermediate's teardown (which init reaps).
-    if reaper && !matches!(ended, Ended::Ready) {
+    // intermediate exits. The intermediate is reaped whatever the outcome:
+    // left to init, it would stay a zombie under a PID 1 that reaps
+    // nothing. The daemon is adopted only when the outcome needs it, to
+    // wait for its end or to stop it.
+    if reaper {
         wait_child(intermediate, grace);
         timings::mark("intermediate reaped");
-        daemon = pid.and_then(|pid| Watched::adopt(pid, intermediate));
+        if !matches!(ended, Ended::Ready) {
+            daemon = pid.and_then(|pid| Watched::adopt(pid, intermediate));
+        }
     }
     // Closed before any stop: a daemon that still writes learns that nobody
     // reads, and its ready() says so.
