@@ -251,6 +251,8 @@ fn breakdown(dir: &tempfile::TempDir, fifo: &Path, ready: &mut File, rounds: usi
     let mut marks: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for round in 0..rounds {
         let record = dir.path().join(format!("timings-{round}"));
+        // Made here: the processes only append to it.
+        File::create(&record).expect("the timings file");
         let pidfile = dir.path().join(format!("timings-{round}.pid"));
         let (times, spawned) = launch(Variant::Daemonic, fifo, &pidfile, ready, Some(&record));
         reap_all();

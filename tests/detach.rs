@@ -492,3 +492,35 @@ print(launcher.returncode, "zombies:", " ".join(zombies))
     assert_eq!(launch.stdout, "0 zombies: \n", "{launch:?}");
     stop(daemon, &pidfile);
 }
+
+/// A user in hundreds of groups (a directory's, say) has a `Groups:` line
+/// of kilobytes in `/proc/self/status`, before the thread count the start
+/// reads there: the start reads it whole, and detaches.
+#[test]
+fn a_launcher_in_hundreds_of_groups_still_detaches() {
+    if !support::is_root("a_launcher_in_hundreds_of_groups_still_detaches") {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let pidfile = sandbox.path("quiet.pid");
+    // 700 ten-digit gids: a `Groups:` line of about 7.7 KiB.
+    let groups: Vec<libc::gid_t> = (0..700).map(|i| 1_000_000_000 + i).collect();
+    let mut command = sandbox.command("fixture-quiet");
+    command.env("APP_PIDFILE", &pidfile);
+    // SAFETY: setgroups is async-signal-safe; `groups` outlives the spawn.
+    unsafe {
+        let groups = groups.clone();
+        command.pre_exec(move || {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let launch = Running::spawn(command).wait();
+    assert_eq!(launch.status.code(), Some(0), "{launch:?}");
+    let daemon = pid_in(&pidfile);
+    let groups_line = support::status_line(daemon, "Groups");
+    assert!(groups_line.len() > 7000, "{}", groups_line.len());
+    stop(daemon, &pidfile);
+}

@@ -370,3 +370,65 @@ fn if_the_old_process_dies_mid_upgrade_the_new_one_does_not_linger() {
         sandbox.processes()
     );
 }
+
+/// A set-id daemon's caller chose the path it was started by: through a
+/// symlink of the caller's, switched before an upgrade, that path would
+/// start the caller's program with the daemon's privileges. So a set-id
+/// daemon upgrades to its own binary (`/proc/self/exe`), never to the path
+/// it was started by; a planted program never runs.
+#[test]
+fn a_set_id_daemon_upgrades_to_its_own_binary_not_to_a_switched_symlink() {
+    let test = "a_set_id_daemon_upgrades_to_its_own_binary_not_to_a_switched_symlink";
+    if !support::is_root(test) {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let nosuid = nix::sys::statvfs::statvfs(&sandbox.path(""))
+        .unwrap()
+        .flags()
+        .contains(nix::sys::statvfs::FsFlags::ST_NOSUID);
+    if nosuid {
+        support::skipped(test, "the temp dir is on a nosuid mount");
+        return;
+    }
+    // Set-gid to nogroup: run by root, its effective gid differs from its
+    // real one, and the kernel marks it AT_SECURE, as for any set-id start.
+    let binary = sandbox.copy_binary("upgrade", "app-setgid");
+    let nogroup = support::nobody().gid.as_raw();
+    std::os::unix::fs::chown(&binary, None, Some(nogroup)).unwrap();
+    fs::set_permissions(&binary, fs::Permissions::from_mode(0o2755)).unwrap();
+    let link = sandbox.path("current");
+    std::os::unix::fs::symlink(&binary, &link).unwrap();
+    let deployed = App {
+        path: link.clone(),
+        pidfile: sandbox.path("app.pid"),
+        log: sandbox.path("app.log"),
+    };
+    let (old, addr) = deployed.start(&sandbox, "30");
+    assert!(ask(&addr).unwrap().starts_with("v1 "));
+    // The caller's program, planted behind the link it started the daemon by.
+    let marker = sandbox.path("planted-ran");
+    let planted = sandbox.path("planted");
+    let written = sandbox.path("planted.new");
+    fs::write(
+        &written,
+        format!("#!/bin/sh\nid > {}\nexit 3\n", marker.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&written, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::rename(&written, &planted).unwrap();
+    let switched = sandbox.path("current.new");
+    std::os::unix::fs::symlink(&planted, &switched).unwrap();
+    fs::rename(&switched, &link).unwrap();
+    kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
+    // The new process, its own binary, ignores the hand-over as set-id
+    // binaries do, and is refused: the old one serves on.
+    let line = wait_for_line(&deployed.log, "upgrade failed: ");
+    assert!(
+        !marker.exists(),
+        "the planted program ran: {}",
+        fs::read_to_string(&marker).unwrap_or_default()
+    );
+    assert!(alive(old), "{line}");
+    assert!(ask(&addr).unwrap().starts_with(&format!("v1 pid {old}")));
+}

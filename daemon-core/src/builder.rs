@@ -216,9 +216,8 @@ impl Daemon {
         };
         Ok(Plan {
             // Read now: the path, not the inode, is what an upgrade starts
-            // again, and the working directory of a relative one is this.
+            // again (see `sys::started_as` for when it is the exec's path).
             exe: sys::started_as()
-                .and_then(|path| std::path::absolute(path).ok())
                 .or_else(|| env::current_exe().ok())
                 .unwrap_or_default(),
             args: env::args_os().collect(),

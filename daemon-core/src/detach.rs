@@ -514,14 +514,17 @@ impl Plan {
             ForkResult::Parent { child } => unsafe {
                 timings::mark("fork");
                 let _ = Report::Pid(child.as_raw()).write_to(report);
-                drop(gate_write);
-                timings::mark("pid frame");
-                timings::write_out();
                 // Alive, a dead daemon stays its zombie, so the pid cannot
-                // name anyone else before the launcher watches it.
+                // name anyone else before the launcher watches it. Without
+                // a subreaper the gate stays shut until then too: a daemon
+                // that wrote its end and exited before the watch was taken
+                // would leave the launcher neither its status nor its cause.
                 if let Some(released) = released {
                     wait_for_eof(released);
                 }
+                drop(gate_write);
+                timings::mark("pid frame");
+                timings::write_out();
                 libc::_exit(0)
             },
             ForkResult::Child => timings::forked("daemon"),

@@ -89,7 +89,8 @@ impl PendingAck {
         let alive = match &self.parent_watch {
             Some(watch) => {
                 let moment = Instant::now() + std::time::Duration::from_millis(100);
-                !watch.wait_until(Some(moment))
+                // Not exited by then, as the watch says: not a failed wait.
+                !watch.wait_until(Some(moment)) && watch.is_running()
             }
             None => parent_alive(self.parent),
         };

@@ -44,16 +44,27 @@ pub(crate) fn snapshot() -> Result<Snapshot, Errno> {
         if let Some(snapshot) = parse_status(&String::from_utf8_lossy(&status[..whole])) {
             return Ok(snapshot);
         }
+        if len == status.len() {
+            // Longer than the buffer, and the fields not yet in: a user in
+            // hundreds of groups has a `Groups:` line of kilobytes, before
+            // them. Read whole, then, on the heap (this is the launcher).
+            return snapshot_read_whole(&mut file, &status);
+        }
         match file.read(&mut status[len..]) {
             Ok(0) => return Err(Errno::EINVAL),
             Ok(read) => len += read,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(io_errno(e)),
         }
-        if len == status.len() {
-            return Err(Errno::EINVAL);
-        }
     }
+}
+
+/// The rest of `/proc/self/status` after `start`, which holds its beginning.
+fn snapshot_read_whole(file: &mut fs::File, start: &[u8]) -> Result<Snapshot, Errno> {
+    use std::io::Read;
+    let mut status = start.to_vec();
+    file.read_to_end(&mut status).map_err(io_errno)?;
+    parse_status(&String::from_utf8_lossy(&status)).ok_or(Errno::EINVAL)
 }
 
 fn parse_status(status: &str) -> Option<Snapshot> {
@@ -270,16 +281,25 @@ pub(crate) fn set_undumpable() -> Result<(), Errno> {
     Errno::result(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong) }).map(drop)
 }
 
-/// Whether this process runs set-uid or set-gid (or with file
-/// capabilities): the kernel's `AT_SECURE`.
 /// The path this program was started by, as `execve` was given it
 /// (`AT_EXECFN`): no system call, where `current_exe` reads the
 /// `/proc/self/exe` link. It is what an upgrade should start again: through
 /// a symlink that a deploy switched, the new target, not the old binary
-/// that `/proc/self/exe` names. `None` for an exec by fd (`fexecve`), whose
-/// path names the fd, not a file.
+/// that `/proc/self/exe` names.
+///
+/// `None`, for `current_exe` to answer instead, when the path is not to be
+/// trusted or means nothing now:
+/// - in a set-uid or set-gid process, whose caller chose the path: through
+///   a symlink of the caller's, switched before an upgrade, the new process
+///   would be the caller's program, run with the daemon's privileges;
+/// - a relative path: the directory it was relative to may have changed
+///   since the exec, before the start;
+/// - an exec by fd (`fexecve`), whose path names the fd, not a file.
 pub(crate) fn started_as() -> Option<std::path::PathBuf> {
     use std::os::unix::ffi::OsStrExt;
+    if is_set_id() {
+        return None;
+    }
     // SAFETY: getauxval reads the auxiliary vector; 0 when absent. The
     // string it points to lies in this process's initial stack, for its life.
     let name = unsafe { libc::getauxval(libc::AT_EXECFN) } as *const libc::c_char;
@@ -288,12 +308,14 @@ pub(crate) fn started_as() -> Option<std::path::PathBuf> {
     }
     // SAFETY: a NUL-terminated string, as above.
     let bytes = unsafe { std::ffi::CStr::from_ptr(name) }.to_bytes();
-    if bytes.is_empty() || bytes.starts_with(b"/dev/fd/") || bytes.starts_with(b"/proc/") {
+    if !bytes.starts_with(b"/") || bytes.starts_with(b"/dev/fd/") || bytes.starts_with(b"/proc/") {
         return None;
     }
     Some(std::ffi::OsStr::from_bytes(bytes).into())
 }
 
+/// Whether this process runs set-uid or set-gid (or with file
+/// capabilities): the kernel's `AT_SECURE`.
 pub(crate) fn is_set_id() -> bool {
     // SAFETY: getauxval reads the auxiliary vector; 0 when absent.
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
