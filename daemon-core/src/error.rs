@@ -738,6 +738,22 @@ mod tests {
             Some(1)
         );
         assert_eq!(Error::NotRunning.raw_os_error(), None);
+        let broken = Error::Report {
+            errno: 5,
+            stopped: true,
+        };
+        assert_eq!(broken.raw_os_error(), Some(5));
+        assert_eq!(Error::CountThreads(13).raw_os_error(), Some(13));
+        let killed = Error::Killed {
+            signal: nix::libc::SIGKILL,
+            cause: None,
+        };
+        assert_eq!(
+            killed.to_string(),
+            "the daemon was killed by SIGKILL before it was ready"
+        );
+        assert_eq!(signal_name(nix::libc::SIGUSR1), "SIGUSR1");
+        assert_eq!(signal_name(200), "signal 200");
         assert!(std::error::Error::source(&Error::Fork(11)).is_none());
     }
 

@@ -30,15 +30,15 @@ const UNKNOWN: i32 = 4;
 /// LSB: the program is not running.
 const NOT_RUNNING: i32 = 7;
 
-/// The exit code of `command` when it failed with `error`.
-fn code_of(command: Control, error: &Error) -> i32 {
-    match (command, error) {
-        (_, Error::UnknownCommand { .. }) => BAD_ARGUMENTS,
-        (Control::Start, _) => FAILURE,
-        (_, Error::StillAlive { .. } | Error::LockKept { .. }) => FAILURE,
-        (_, Error::NotUpgraded { .. } | Error::ExitedWithoutSuccessor { .. }) => FAILURE,
-        (_, Error::SignalNotHandled { .. }) => UNIMPLEMENTED,
-        (_, Error::NotRunning) => NOT_RUNNING,
+/// The exit code of `stop`, `reload` or `upgrade` when it failed with
+/// `error`. (`start` fails with 1, an unknown word with 2, and `status`
+/// answers with its own codes: see `run`.)
+fn code_of(error: &Error) -> i32 {
+    match error {
+        Error::StillAlive { .. } | Error::LockKept { .. } => FAILURE,
+        Error::NotUpgraded { .. } | Error::ExitedWithoutSuccessor { .. } => FAILURE,
+        Error::SignalNotHandled { .. } => UNIMPLEMENTED,
+        Error::NotRunning => NOT_RUNNING,
         _ => UNKNOWN,
     }
 }
@@ -55,8 +55,8 @@ pub(crate) fn fail(error: Error, code: i32) -> ! {
     std::process::exit(code)
 }
 
-/// Ends the run of `command` with its line and its code.
-fn finish(command: Control, outcome: Result<impl Display, Error>) -> ! {
+/// Ends a command with its line and exit 0, or its error and LSB code.
+fn finish(outcome: Result<impl Display, Error>) -> ! {
     match outcome {
         Ok(line) => {
             say(line);
@@ -65,10 +65,10 @@ fn finish(command: Control, outcome: Result<impl Display, Error>) -> ! {
         // Not running is an answer, not a failure: on stdout, as `status` says it.
         Err(Error::NotRunning) => {
             say("not running");
-            std::process::exit(code_of(command, &Error::NotRunning))
+            std::process::exit(code_of(&Error::NotRunning))
         }
         Err(error) => {
-            let code = code_of(command, &error);
+            let code = code_of(&error);
             fail(error, code)
         }
     }
@@ -94,13 +94,9 @@ pub fn run(command: Result<Control, Error>, daemon: Daemon) -> Detached {
             }
             Err(error) => fail(error, UNKNOWN),
         },
-        Control::Stop => finish(command, daemon.stop()),
-        Control::Reload => finish(
-            command,
-            daemon.reload().map(|pid| format!("reloaded (pid {pid})")),
-        ),
+        Control::Stop => finish(daemon.stop()),
+        Control::Reload => finish(daemon.reload().map(|pid| format!("reloaded (pid {pid})"))),
         Control::Upgrade => finish(
-            command,
             daemon
                 .request_upgrade()
                 .map(|(old, new)| format!("upgraded (pid {old} to {new})")),
@@ -110,7 +106,7 @@ pub fn run(command: Result<Control, Error>, daemon: Daemon) -> Detached {
                 Ok(stopped @ (Stopped::Terminated { .. } | Stopped::Killed { .. })) => say(stopped),
                 Ok(_) => {}
                 Err(error) => {
-                    let code = code_of(Control::Stop, &error);
+                    let code = code_of(&error);
                     fail(error, code)
                 }
             }
@@ -153,23 +149,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_command_fails_with_its_lsb_code() {
+    fn each_failure_has_its_lsb_code() {
         let kept = Error::LockKept {
             pid: 1,
             path: "/p".into(),
         };
-        assert_eq!(code_of(Control::Stop, &kept), FAILURE);
-        assert_eq!(code_of(Control::Stop, &Error::NoPidfile), UNKNOWN);
-        assert_eq!(code_of(Control::Reload, &Error::NotRunning), NOT_RUNNING);
+        assert_eq!(code_of(&kept), FAILURE);
+        assert_eq!(code_of(&Error::StillAlive { pid: 1 }), FAILURE);
+        assert_eq!(code_of(&Error::NoPidfile), UNKNOWN);
+        assert_eq!(code_of(&Error::NotRunning), NOT_RUNNING);
         let unhandled = Error::SignalNotHandled {
             pid: 1,
             signal: 1,
             option: "reload_signal",
         };
-        assert_eq!(code_of(Control::Reload, &unhandled), UNIMPLEMENTED);
-        let gone = Error::ExitedWithoutSuccessor { pid: 1 };
-        assert_eq!(code_of(Control::Upgrade, &gone), FAILURE);
-        assert_eq!(code_of(Control::Upgrade, &Error::NoPidfile), UNKNOWN);
-        assert_eq!(code_of(Control::Start, &Error::NoPidfile), FAILURE);
+        assert_eq!(code_of(&unhandled), UNIMPLEMENTED);
+        assert_eq!(code_of(&Error::ExitedWithoutSuccessor { pid: 1 }), FAILURE);
+        let late = Error::NotUpgraded {
+            pid: 1,
+            timeout: std::time::Duration::from_secs(1),
+        };
+        assert_eq!(code_of(&late), FAILURE);
     }
 }
