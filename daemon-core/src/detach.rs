@@ -591,5 +591,16 @@ impl Plan {
 fn wait_for_eof(fd: OwnedFd) {
     let mut gate = File::from(fd);
     let mut byte = [0u8; 1];
-    while !matches!(gate.read(&mut byte), Ok(0) | Err(_)) {}
+    loop {
+        match gate.read(&mut byte) {
+            // The end: every writer closed it (or it held a stray byte,
+            // read past).
+            Ok(0) => return,
+            Ok(_) => {}
+            // A signal is not the writer's end: the wait goes on.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // Nothing to wait on (EBADF, EIO): waiting longer would hang.
+            Err(_) => return,
+        }
+    }
 }
