@@ -520,6 +520,13 @@ fn a_launcher_in_hundreds_of_groups_still_detaches() {
     let launch = Running::spawn(command).wait();
     assert_eq!(launch.status.code(), Some(0), "{launch:?}");
     let daemon = pid_in(&pidfile);
+    // Detached: another process, alive, in a session of its own.
+    assert_ne!(daemon, launch.pid);
+    assert!(alive(daemon));
+    assert_ne!(
+        getsid(Some(nix::unistd::Pid::from_raw(daemon))),
+        getsid(None)
+    );
     let groups_line = support::status_line(daemon, "Groups");
     assert!(groups_line.len() > 7000, "{}", groups_line.len());
     stop(daemon, &pidfile);

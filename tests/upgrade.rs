@@ -377,8 +377,8 @@ fn if_the_old_process_dies_mid_upgrade_the_new_one_does_not_linger() {
 /// daemon upgrades to its own binary (`/proc/self/exe`), never to the path
 /// it was started by; a planted program never runs.
 #[test]
-fn a_set_id_daemon_upgrades_to_its_own_binary_not_to_a_switched_symlink() {
-    let test = "a_set_id_daemon_upgrades_to_its_own_binary_not_to_a_switched_symlink";
+fn a_set_id_daemon_starts_its_own_binary_not_a_program_behind_a_switched_symlink() {
+    let test = "a_set_id_daemon_starts_its_own_binary_not_a_program_behind_a_switched_symlink";
     if !support::is_root(test) {
         return;
     }
@@ -422,13 +422,20 @@ fn a_set_id_daemon_upgrades_to_its_own_binary_not_to_a_switched_symlink() {
     fs::rename(&switched, &link).unwrap();
     kill(Pid::from_raw(old), Signal::SIGUSR2).unwrap();
     // The new process, its own binary, ignores the hand-over as set-id
-    // binaries do, and is refused: the old one serves on.
+    // binaries do, and finds the daemon running: the old one serves on.
     let line = wait_for_line(&deployed.log, "upgrade failed: ");
     assert!(
         !marker.exists(),
         "the planted program ran: {}",
         fs::read_to_string(&marker).unwrap_or_default()
     );
+    // Its own binary ran: a start that found it running, LSB's exit 0
+    // ("already running"), where the planted program exits 3.
+    assert_eq!(
+        line,
+        "upgrade failed: the daemon exited with status 0 before it was ready; serving on"
+    );
     assert!(alive(old), "{line}");
+    assert_eq!(pid_in(&deployed.pidfile), old);
     assert!(ask(&addr).unwrap().starts_with(&format!("v1 pid {old}")));
 }
