@@ -15,7 +15,7 @@ use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::libc;
@@ -40,21 +40,8 @@ fn start_activated(sandbox: &Sandbox) -> (i32, PathBuf, PathBuf) {
     let path = sandbox.copy_binary("fixture-activation", "app");
     let pidfile = sandbox.path("app.pid");
     let log = sandbox.path("app.log");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut activator = sandbox.command_for("systemd-socket-activate");
-    // It passes on only the variables it is given with -E.
-    let pass = |name: &str, value: &Path| format!("{name}={}", value.display());
-    activator
-        .args(["-l", &addr, "--fdname=http"])
-        .args(["-E", &sandbox.token_assignment()])
-        .args(["-E", &pass("APP_PIDFILE", &pidfile)])
-        .args(["-E", &pass("APP_LOG", &log)])
-        .arg(&path);
+    let (mut activator, addr) = support::socket_activator(sandbox, &pidfile, &log);
+    activator.arg(&path);
     let activator = Running::spawn(activator);
     // The activator listens now, or soon; the first connection starts the
     // program, which never accepts it: it only has to arrive.

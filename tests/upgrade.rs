@@ -9,7 +9,7 @@ mod support;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -250,22 +250,9 @@ fn a_real_socket_activator_hands_its_socket_over() {
     for foreground in [true, false] {
         let sandbox = Sandbox::new();
         let app = app(&sandbox);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let mut activator = sandbox.command_for("systemd-socket-activate");
-        // It passes on only the variables it is given with -E.
-        let pass = |name: &str, value: &Path| format!("{name}={}", value.display());
-        activator
-            .args(["-l", &addr, "--fdname=http"])
-            .args(["-E", &sandbox.token_assignment()])
-            .args(["-E", &pass("APP_PIDFILE", &app.pidfile)])
-            .args(["-E", &pass("APP_LOG", &app.log)])
-            // Told to bind elsewhere: it must not.
-            .args(["-E", "APP_ADDR=127.0.0.1:1"]);
+        let (mut activator, addr) = support::socket_activator(&sandbox, &app.pidfile, &app.log);
+        // Told to bind elsewhere: it must not.
+        activator.args(["-E", "APP_ADDR=127.0.0.1:1"]);
         if foreground {
             activator.args(["-E", "DAEMONIC_FOREGROUND=1"]);
         }

@@ -18,7 +18,7 @@ mod wait;
 #[allow(unused_imports)]
 pub use self::{
     bystander::{assert_a_forged_pid_frame_signals_nobody_else, Bystander},
-    client::ask,
+    client::{ask, socket_activator},
     host::{has_socket_activator, has_strace, is_root, nobody, raise_nofile_limit, skipped},
     outcome::{addr_of, assert_failed_cleanly, daemon_pid, pid_in, said, wait_for_pidfile},
     procfs::{
