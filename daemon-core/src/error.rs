@@ -754,6 +754,19 @@ mod tests {
         );
         assert_eq!(signal_name(nix::libc::SIGUSR1), "SIGUSR1");
         assert_eq!(signal_name(200), "signal 200");
+        // The lists of commands, from `Control::ALL`.
+        assert_eq!(
+            Error::NoPidfile.to_string(),
+            "stop, status, reload, restart and upgrade need a pidfile, to find the daemon by"
+        );
+        let unknown = Error::UnknownCommand {
+            word: "strat".to_owned(),
+        };
+        assert_eq!(
+            unknown.to_string(),
+            "unknown command \"strat\"; the commands are start, stop, status, reload, restart \
+             and upgrade"
+        );
         assert!(std::error::Error::source(&Error::Fork(11)).is_none());
     }
 

@@ -93,8 +93,10 @@ impl Control {
 }
 
 impl Control {
-    /// Writes `words` as a sentence's list: `a, b and c`.
-    fn write_words(f: &mut fmt::Formatter<'_>, words: &[Control]) -> fmt::Result {
+    /// Writes the commands that `keep` keeps as a sentence's list:
+    /// `a, b and c`.
+    fn write_words(f: &mut fmt::Formatter<'_>, keep: impl Fn(Control) -> bool) -> fmt::Result {
+        let words: Vec<Control> = Control::ALL.into_iter().filter(|c| keep(*c)).collect();
         for (i, command) in words.iter().enumerate() {
             let separator = match words.len() - i {
                 _ if i == 0 => "",
@@ -108,12 +110,12 @@ impl Control {
 
     /// Every command, as messages list them: `start, stop, ... and upgrade`.
     pub(crate) fn write_list(f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Control::write_words(f, &Control::ALL)
+        Control::write_words(f, |_| true)
     }
 
     /// The commands that find the running daemon by its pidfile: all but `start`.
     pub(crate) fn write_acting_list(f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Control::write_words(f, &Control::ALL[1..])
+        Control::write_words(f, |command| command != Control::Start)
     }
 }
 
